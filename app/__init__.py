@@ -1,0 +1,105 @@
+"""A token service for single-page apps: JWT access tokens in memory,
+rotating refresh tokens in an HttpOnly cookie, sessions in Redis."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask_cors import CORS
+from flask_migrate import Migrate
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .clock import Clock, SystemClock
+from .config import Settings, load_settings
+from .models import db
+
+logger = logging.getLogger(__name__)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: Browsers may cache a CORS preflight this long (seconds).
+PREFLIGHT_MAX_AGE = 600
+
+
+def create_app(
+    config: Mapping[str, Any] | None = None,
+    *,
+    clock: Clock | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Flask:
+    """Build the application.
+
+    :param config: settings that win over the environment, by the names of
+        CONTRACT.md (``{"ACCESS_TOKEN_TTL": 5}``).
+    :param clock: the time source of tokens and sessions; tests pass a
+        :class:`~app.clock.ManualClock`.
+    :param environ: the environment to read instead of ``os.environ``.
+    :raises app.config.ConfigError: a setting is malformed or insecure.
+    """
+    from . import cli
+    from .graphql.view import GRAPHQL_PATH
+    from .graphql.view import bp as graphql_bp
+    from .service import TokenService
+    from .web import bp as web_bp
+
+    instance_path = os.path.join(ROOT, "instance")
+    settings = load_settings(
+        config, environ=environ, instance_path=instance_path,
+        dotenv_path=os.path.join(ROOT, ".env"),
+    )
+    for warning in settings.warnings:
+        logger.warning("%s", warning)
+
+    app = Flask(__name__, instance_path=instance_path)
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        # Room for the largest document plus its variables.
+        MAX_CONTENT_LENGTH=4 * settings.graphql_max_bytes,
+        DEBUG=settings.debug,
+    )
+    if settings.database_url.startswith("sqlite:///"):
+        os.makedirs(instance_path, exist_ok=True)
+
+    db.init_app(app)
+    Migrate(app, db, directory=os.path.join(ROOT, "migrations"))
+
+    if settings.trusted_proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+        )
+    CORS(
+        app,
+        resources={GRAPHQL_PATH: {"origins": list(settings.cors_origins)}},
+        supports_credentials=True,
+        allow_headers=["Content-Type", "Authorization"],
+        methods=["GET", "POST"],
+        max_age=PREFLIGHT_MAX_AGE,
+        vary_header=True,
+    )
+
+    app.extensions["token_service"] = TokenService(settings, clock or SystemClock())
+    app.register_blueprint(graphql_bp)
+    app.register_blueprint(web_bp)
+    cli.register(app)
+    return app
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {}
+    return {"pool_pre_ping": True, "connect_args": _connect_timeout(url)}
+
+
+def _connect_timeout(url: str) -> dict[str, Any]:
+    if url.startswith("postgresql"):
+        return {"connect_timeout": 2}
+    return {}
+
+
+def settings_of(app: Flask) -> Settings:
+    settings: Settings = app.extensions["token_service"].settings
+    return settings

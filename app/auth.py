@@ -1,0 +1,199 @@
+"""The operations of the API, composed from users, sessions and tokens.
+
+Resolvers and CLI commands call these and nothing below them. Nothing here
+knows about HTTP: the caller passes a :class:`Client` describing who asks, and
+receives a :class:`Grant` whose refresh token it puts in a cookie.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .access_tokens import AccessClaims, AccessTokens
+from .errors import (
+    BadUserInput,
+    Forbidden,
+    InvalidCredentials,
+    RefreshTokenInvalid,
+    RefreshTokenReused,
+    Unauthenticated,
+)
+from .events import EventLog
+from .models import User
+from .rate_limits import RateLimits
+from .sessions import SESSION_ID, Rotation, SessionInfo, SessionStore, SessionUser
+from .users import Users, created_at
+
+
+@dataclass(frozen=True)
+class Client:
+    """Who is asking: for session records, events and rate limits."""
+
+    ip_address: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True)
+class Grant:
+    """An access token and the session it belongs to."""
+
+    access_token: str
+    expires_in: int
+    refresh: Rotation
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The holder of a verified access token of a live session."""
+
+    claims: AccessClaims
+    user: SessionUser
+
+    @property
+    def session_id(self) -> str:
+        return self.claims["sid"]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user.user_type == "admin"
+
+
+def session_user(user: User) -> SessionUser:
+    return SessionUser(user.id, user.email, user.user_type, created_at(user).timestamp())
+
+
+class Auth:
+    def __init__(
+        self,
+        users: Users,
+        sessions: SessionStore,
+        tokens: AccessTokens,
+        events: EventLog,
+        limits: RateLimits,
+    ) -> None:
+        self.users = users
+        self.sessions = sessions
+        self.tokens = tokens
+        self.events = events
+        self.limits = limits
+
+    def register(self, email: str, password: str, client: Client) -> Grant:
+        """:raises BadUserInput, EmailTaken, RateLimited:"""
+        self.limits.hit_register(client.ip_address)
+        user = self.users.register(email, password)
+        self.events.record("register", user_id=user.id, **_where(client))
+        return self._start(user, client)
+
+    def login(self, email: str, password: str, client: Client) -> Grant:
+        """:raises InvalidCredentials, RateLimited:"""
+        self.limits.check_login(email, client.ip_address)
+        try:
+            user = self.users.authenticate(email, password)
+        except InvalidCredentials:
+            self.limits.hit_login(email, client.ip_address)
+            self.events.record("login_failed", email=email.strip().lower()[:320],
+                               **_where(client))
+            raise
+        grant = self._start(user, client)
+        self.events.record("login", user_id=user.id,
+                           session_id=grant.refresh.session_id, **_where(client))
+        return grant
+
+    def refresh(self, token: str, client: Client) -> Grant:
+        """Rotate the refresh token (CONTRACT.md rules 1-3).
+
+        :raises RefreshTokenInvalid, RefreshTokenReused:
+        """
+        try:
+            rotation = self.sessions.rotate(token, client.user_agent, client.ip_address)
+        except RefreshTokenReused as err:
+            self.events.record(
+                "refresh_reused",
+                user_id=err.user_id,
+                session_id=err.session_id,
+                **_where(client),
+                presented_generation=err.presented_generation,
+                current_generation=err.current_generation,
+                generations_behind=err.current_generation - err.presented_generation,
+                session_ip=err.session_ip,
+                session_user_agent=err.session_user_agent,
+            )
+            raise
+        access_token, ttl = self.tokens.issue(rotation.user.id, rotation.session_id)
+        return Grant(access_token, ttl, rotation)
+
+    def logout(
+        self, refresh_token: str | None, access_token: str | None, client: Client
+    ) -> bool:
+        """Revoke the session the cookie names, or else the access token's."""
+        session_id = None
+        if refresh_token:
+            try:
+                session_id, _ = self.sessions.parse(refresh_token)
+            except RefreshTokenInvalid:
+                session_id = None
+        if session_id is None and access_token:
+            try:
+                session_id = self.tokens.verify(access_token)["sid"]
+            except Unauthenticated:
+                session_id = None
+        if session_id is None:
+            return False
+
+        owner = self.sessions.revoke(session_id)
+        if owner is None:
+            return False
+        self.events.record("logout", user_id=owner, session_id=session_id,
+                           **_where(client))
+        return True
+
+    def authenticate(self, access_token: str | None) -> Caller:
+        """The caller behind a bearer token of a live session (rule 4).
+
+        :raises Unauthenticated:
+        """
+        if not access_token:
+            raise Unauthenticated("missing")
+        claims = self.tokens.verify(access_token)
+        user = self.sessions.user_of(claims["sid"], claims["sub"])
+        if user is None:
+            raise Unauthenticated("session revoked")
+        return Caller(claims, user)
+
+    def logout_all(self, caller: Caller, client: Client) -> int:
+        count = self.sessions.revoke_user(caller.user.id)
+        self.events.record("logout_all", user_id=caller.user.id,
+                           session_id=caller.session_id, **_where(client), count=count)
+        return count
+
+    def revoke_session(self, caller: Caller, session_id: str, client: Client) -> bool:
+        """Revoke one session of the caller; admins may revoke anyone's.
+
+        :raises BadUserInput: the id is malformed.
+        :raises Forbidden: a non-admin named another user's session.
+        """
+        if not SESSION_ID.match(session_id):
+            raise BadUserInput("Invalid session id.")
+        owner_filter = None if caller.is_admin else caller.user.id
+        owner = self.sessions.revoke(session_id, owner=owner_filter)
+        if owner is None:
+            return False
+        if owner_filter is not None and owner != owner_filter:
+            raise Forbidden()
+        self.events.record("session_revoked", user_id=owner, session_id=session_id,
+                           **_where(client), by=caller.user.id)
+        return True
+
+    def list_sessions(self, caller: Caller) -> list[SessionInfo]:
+        return self.sessions.list_user(caller.user.id)
+
+    def _start(self, user: User, client: Client) -> Grant:
+        rotation = self.sessions.create(
+            session_user(user), client.user_agent, client.ip_address
+        )
+        access_token, ttl = self.tokens.issue(user.id, rotation.session_id)
+        return Grant(access_token, ttl, rotation)
+
+
+def _where(client: Client) -> dict[str, str | None]:
+    return {"ip_address": client.ip_address, "user_agent": client.user_agent}
