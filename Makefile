@@ -1,0 +1,59 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 5000
+WORKERS ?= 2
+
+.PHONY: run test test-fast test-browser demo browser-deps migrate lint typecheck clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python 3.11 or newer is needed"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.test: requirements.txt requirements-test.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-test.txt
+	touch $(VENV)/.runtime $@
+
+migrate: $(VENV)/.runtime
+	$(BIN)/flask --app wsgi db upgrade
+
+## The demo SPA, built when Node.js is there (the API runs without it).
+demo:
+	@if command -v npm >/dev/null; then \
+	  cd client-demo && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build; \
+	else echo "npm not found: serving the API without the demo SPA"; fi
+
+run: migrate
+	@$(MAKE) --no-print-directory demo || echo "demo SPA build failed; serving the API only"
+	@echo "API:      http://127.0.0.1:$(PORT)/graphql"
+	@echo "Demo SPA: http://127.0.0.1:$(PORT)/"
+	@echo "JWKS:     http://127.0.0.1:$(PORT)/.well-known/jwks.json"
+	@echo "Health:   http://127.0.0.1:$(PORT)/healthz  http://127.0.0.1:$(PORT)/readyz"
+	PORT=$(PORT) $(BIN)/gunicorn --workers $(WORKERS) --bind 127.0.0.1:$(PORT) \
+	  --access-logfile - wsgi:app
+
+## Chromium and its driver from Debian's packages, for the browser tests.
+browser-deps:
+	@command -v chromium >/dev/null || { \
+	  apt-get update -qq && apt-get install -y -qq chromium chromium-driver; }
+
+test: $(VENV)/.test browser-deps demo
+	$(BIN)/pytest -q
+
+test-fast: $(VENV)/.test
+	$(BIN)/pytest -q -m "not browser"
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check app tests bench
+	$(BIN)/mypy app
+
+clean:
+	rm -rf $(VENV) instance client-demo/dist client-demo/node_modules
