@@ -1,0 +1,170 @@
+"""A stateful property test: SessionStore against a small model of the rules.
+
+Hypothesis interleaves logins, refreshes with the current, the previous, an
+older and a forged token, clock advances, logouts and revocations for one
+user's sessions, and after every step the store must agree with the model of
+CONTRACT.md's rotation rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from flask import Flask
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from app.clock import ManualClock
+from app.errors import RefreshTokenInvalid, RefreshTokenReused
+from app.sessions import SessionStore, SessionUser
+from tests.conftest import AppFactory
+
+IDLE, MAX_AGE, GRACE = 100.0, 300.0, 10.0
+USER = SessionUser("u-1", "ann@x.test", "user", 0.0)
+
+
+@dataclass
+class ModelSession:
+    """What the rules say a session is."""
+
+    id: str
+    created: float
+    last_used: float
+    rotated_at: float
+    tokens: list[str] = field(default_factory=list)  # index = generation
+    alive: bool = True
+
+    @property
+    def generation(self) -> int:
+        return len(self.tokens) - 1
+
+    def expired(self, now: float) -> bool:
+        return now >= min(self.last_used + IDLE, self.created + MAX_AGE)
+
+
+class SessionRules(RuleBasedStateMachine):
+    def __init__(self, store: SessionStore, clock: ManualClock) -> None:
+        super().__init__()
+        self.store = store
+        self.clock = clock
+        store.redis.flushall()
+        self.sessions: list[ModelSession] = []
+
+    def live(self) -> list[ModelSession]:
+        now = self.clock.now()
+        for session in self.sessions:
+            if session.alive and session.expired(now):
+                session.alive = False
+        return [s for s in self.sessions if s.alive]
+
+    @initialize()
+    def first_login(self) -> None:
+        self.login()
+
+    @rule()
+    def login(self) -> None:
+        issued = self.store.create(USER, None, None)
+        now = self.clock.now()
+        self.sessions.append(ModelSession(issued.session_id, now, now, now,
+                                          [issued.token]))
+
+    @rule(seconds=st.sampled_from([0.0, 0.5, 5.0, 9.999, 10.0, 30.0, 99.0, 150.0]))
+    def advance(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+
+    @precondition(lambda self: self.sessions)
+    @rule(pick=st.integers(0, 99))
+    def refresh_current(self, pick: int) -> None:
+        session = self.sessions[pick % len(self.sessions)]
+        self._present(session, session.generation)
+
+    @precondition(lambda self: any(s.generation >= 1 for s in self.sessions))
+    @rule(pick=st.integers(0, 99))
+    def refresh_previous(self, pick: int) -> None:
+        candidates = [s for s in self.sessions if s.generation >= 1]
+        session = candidates[pick % len(candidates)]
+        self._present(session, session.generation - 1)
+
+    @precondition(lambda self: any(s.generation >= 2 for s in self.sessions))
+    @rule(pick=st.integers(0, 99), back=st.integers(2, 5))
+    def refresh_older(self, pick: int, back: int) -> None:
+        candidates = [s for s in self.sessions if s.generation >= 2]
+        session = candidates[pick % len(candidates)]
+        self._present(session, max(0, session.generation - back))
+
+    @precondition(lambda self: self.sessions)
+    @rule(pick=st.integers(0, 99), ahead=st.integers(0, 3))
+    def refresh_forged(self, pick: int, ahead: int) -> None:
+        session = self.sessions[pick % len(self.sessions)]
+        generation = session.generation + ahead
+        forged = f"{session.id}.{generation}.{'A' * 43}"
+        with pytest.raises(RefreshTokenInvalid):
+            self.store.rotate(forged, None, None)
+
+    @precondition(lambda self: self.sessions)
+    @rule(pick=st.integers(0, 99))
+    def revoke(self, pick: int) -> None:
+        session = self.sessions[pick % len(self.sessions)]
+        was_live = session in self.live()
+        owner = self.store.revoke(session.id, owner=USER.id)
+        assert (owner == USER.id) is was_live
+        session.alive = False
+
+    def _present(self, session: ModelSession, generation: int) -> None:
+        token = session.tokens[generation]
+        now = self.clock.now()
+        live = session in self.live()
+        current = session.generation
+
+        if not live:
+            with pytest.raises(RefreshTokenInvalid):
+                self.store.rotate(token, None, None)
+        elif generation == current:
+            rotation = self.store.rotate(token, None, None)
+            assert rotation.rotated and rotation.session_id == session.id
+            session.tokens.append(rotation.token)
+            session.last_used = session.rotated_at = now
+        elif generation == current - 1 and now - session.rotated_at < GRACE:
+            rotation = self.store.rotate(token, None, None)
+            assert not rotation.rotated
+            assert rotation.token == session.tokens[current]
+        else:
+            with pytest.raises(RefreshTokenReused):
+                self.store.rotate(token, None, None)
+            session.alive = False
+
+    @invariant()
+    def listing_matches_the_model(self) -> None:
+        listed = {s.id for s in self.store.list_user(USER.id)}
+        assert listed == {s.id for s in self.live()}
+
+    @invariant()
+    def deadlines_match_the_model(self) -> None:
+        for session in self.live():
+            info = self.store.get(session.id)
+            assert info is not None
+            expected = min(session.last_used + IDLE, session.created + MAX_AGE)
+            assert info.expires_at == pytest.approx(expected, abs=0.001)
+
+
+def test_sessions_follow_the_rotation_rules(make_app: AppFactory,
+                                            clock: ManualClock) -> None:
+    app: Flask = make_app({"REFRESH_TOKEN_TTL": int(IDLE),
+                           "SESSION_MAX_AGE": int(MAX_AGE),
+                           "REFRESH_REUSE_GRACE": int(GRACE)})
+    with app.app_context():
+        store = app.extensions["token_service"].sessions
+        run_state_machine_as_test(
+            lambda: SessionRules(store, clock),
+            settings=settings(max_examples=150, stateful_step_count=30, deadline=None,
+                              suppress_health_check=[HealthCheck.too_slow]),
+        )
