@@ -38,11 +38,18 @@ function render(): void {
   const view = authView();
   const route = view.status === "restoring" ? location.hash : settleRoute(view);
 
-  const key = JSON.stringify([route, view]);
+  const key = JSON.stringify([route, view.status, identity(view)]);
   if (key === shown) return;
   shown = key;
 
   root.replaceChildren(page(route, view));
+}
+
+/** What, besides the route, makes one page differ from another. */
+function identity(view: AuthView): string | null {
+  if (view.status === "signed-in") return view.user.id;
+  if (view.status === "signed-out") return view.reason;
+  return null;
 }
 
 function settleRoute(view: AuthView): string {

@@ -1,0 +1,229 @@
+"""Browser fixtures: the built demo SPA served by a live app, and Chromium.
+
+The app runs on a real HTTP server in a thread with the real clock and a
+short ``ACCESS_TOKEN_TTL``, so tokens expire while a test watches. Chromium
+is Debian's package (``/usr/bin/chromium``, or ``CHROMIUM_PATH``); Playwright
+only drives it and never downloads a browser of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, BrowserContext, Page, Request, sync_playwright
+
+from app.clock import SystemClock
+from tests.servers import free_port, live_server
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "client-demo"
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # the tests run as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+#: Short enough that a test sees tokens expire, long enough for a round trip.
+ACCESS_TOKEN_TTL = 3
+PASSWORD = "correct horse battery"
+
+
+# -- the SPA -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def demo_dist() -> Path:
+    """``client-demo/dist``, built first when missing or older than its sources."""
+    dist = DEMO / "dist"
+    if _needs_build(dist):
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail("npm is needed to build client-demo (Node.js 20.19+)")
+        if not (DEMO / "node_modules").is_dir():
+            subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=DEMO, check=True)
+        subprocess.run([npm, "run", "build"], cwd=DEMO, check=True)
+    return dist
+
+
+def _needs_build(dist: Path) -> bool:
+    index = dist / "index.html"
+    if not index.is_file():
+        return True
+    sources = [DEMO / "index.html", DEMO / "package.json", DEMO / "package-lock.json",
+               DEMO / "vite.config.ts", *(DEMO / "src").rglob("*")]
+    built = index.stat().st_mtime
+    return any(path.stat().st_mtime > built for path in sources if path.is_file())
+
+
+# -- the server --------------------------------------------------------------
+
+
+@dataclass
+class Demo:
+    """The SPA and its API on one origin, and the app behind them."""
+
+    url: str
+    app: Flask
+
+    @property
+    def cookie_name(self) -> str:
+        name: str = self.app.extensions["token_service"].settings.refresh_cookie_name
+        return name
+
+    def graphql(self, query: str, token: str | None = None) -> dict[str, Any]:
+        """Call the API directly, as another program would."""
+        headers = {"Content-Type": "application/json", "Origin": self.url}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(
+            f"{self.url}/graphql", data=json.dumps({"query": query}).encode(),
+            headers=headers, method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body: dict[str, Any] = json.load(response)
+            return body
+
+
+ServeDemo = Callable[..., Demo]
+
+
+@pytest.fixture
+def serve_demo(make_app: Callable[..., Flask], demo_dist: Path) -> Iterator[ServeDemo]:
+    """Start the app on a free port; keyword arguments override its settings."""
+    stack: list[Any] = []
+
+    def serve(**overrides: Any) -> Demo:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        config = {"ACCESS_TOKEN_TTL": ACCESS_TOKEN_TTL, "CORS_ORIGINS": url,
+                  "LOGIN_RATE_LIMIT": "1000/minute", "REGISTER_RATE_LIMIT": "1000/hour",
+                  **overrides}
+        app = make_app(config, app_clock=SystemClock())
+        server = live_server(app, port)
+        server.__enter__()
+        stack.append(server)
+        return Demo(url, app)
+
+    yield serve
+    for server in reversed(stack):
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture
+def demo(serve_demo: ServeDemo) -> Demo:
+    return serve_demo()
+
+
+# -- the browser -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's chromium package")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_context(browser: Browser) -> Iterator[Callable[[], BrowserContext]]:
+    """Fresh browser profiles (cookie jars); closed after the test."""
+    contexts: list[BrowserContext] = []
+
+    def open_context() -> BrowserContext:
+        context = browser.new_context(viewport={"width": 1100, "height": 760})
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context
+
+    yield open_context
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def context(new_context: Callable[[], BrowserContext]) -> BrowserContext:
+    return new_context()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()
+
+
+# -- helpers the tests share ---------------------------------------------------
+
+
+@dataclass
+class Wire:
+    """The GraphQL requests a browser context sends, in order."""
+
+    requests: list[Request] = field(default_factory=list)
+
+    def record(self, request: Request) -> None:
+        if request.url.endswith("/graphql") and request.method == "POST":
+            self.requests.append(request)
+
+    def count(self, field_name: str) -> int:
+        return sum(field_name in (r.post_data or "") for r in self.requests)
+
+    def clear(self) -> None:
+        self.requests.clear()
+
+
+def watch_wire(context: BrowserContext) -> Wire:
+    wire = Wire()
+    context.on("request", wire.record)
+    return wire
+
+
+def register(demo: Demo, page: Page, email: str) -> str:
+    """Register ``email`` through the form; return the access token it got."""
+    page.goto(f"{demo.url}/#/register")
+    page.get_by_test_id("email").fill(email)
+    page.get_by_test_id("password").fill(PASSWORD)
+    with page.expect_response(_answering("registerUser")) as answer:
+        page.get_by_test_id("submit").click()
+    token: str = answer.value.json()["data"]["registerUser"]["accessToken"]
+    page.get_by_test_id("page-profile").wait_for()
+    return token
+
+
+def sign_in(demo: Demo, page: Page, email: str) -> str:
+    """Sign ``email`` in through the form; return the access token it got."""
+    page.goto(f"{demo.url}/#/signin")
+    page.get_by_test_id("email").fill(email)
+    page.get_by_test_id("password").fill(PASSWORD)
+    with page.expect_response(_answering("loginUser")) as answer:
+        page.get_by_test_id("submit").click()
+    token: str = answer.value.json()["data"]["loginUser"]["accessToken"]
+    page.get_by_test_id("page-profile").wait_for()
+    return token
+
+
+def _answering(field_name: str) -> Callable[[Any], bool]:
+    return lambda response: (response.url.endswith("/graphql")
+                             and field_name in (response.request.post_data or ""))
+
+
+def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
