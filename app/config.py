@@ -108,7 +108,7 @@ DEFAULTS: dict[str, Setting] = {
     "CORS_ORIGINS": Setting(_origins, None, "origins allowed with credentials"),
     "COOKIE_SECURE": Setting(_flag, "1", "0 only for plain-http hosts"),
     "REFRESH_COOKIE_NAME": Setting(_cookie_name, None, "name of the refresh cookie"),
-    "JWT_ALGORITHM": Setting(_algorithm, "EdDSA", "access token algorithm"),
+    "JWT_ALGORITHM": Setting(_algorithm, None, "EdDSA, or the JWT_PRIVATE_KEY's"),
     "JWT_PRIVATE_KEY": Setting(_optional, None, "PEM to start the key ring with"),
     "JWT_ISSUER": Setting(_text, "token-service", "iss written and demanded"),
     "JWT_AUDIENCE": Setting(_text, "api", "aud written and demanded"),
@@ -253,6 +253,8 @@ def _derive(values: dict[str, Any], instance_path: str) -> Settings:
     if values["REDIS_CLUSTER"] and not redis_url:
         raise ConfigError("REDIS_CLUSTER=1 needs REDIS_URL naming a cluster node")
 
+    if values["JWT_ALGORITHM"] is None:
+        values["JWT_ALGORITHM"] = _key_algorithm(values["JWT_PRIVATE_KEY"])
     if values["JWT_ALGORITHM"] == "HS256":
         warnings.append(
             "JWT_ALGORITHM=HS256: other services cannot verify access tokens "
@@ -280,6 +282,15 @@ def _derive(values: dict[str, Any], instance_path: str) -> Settings:
             "warnings": tuple(warnings),
         }
     )
+
+
+def _key_algorithm(pem: str | None) -> str:
+    """The algorithm a configured private key implies; EdDSA without one."""
+    if not pem:
+        return "EdDSA"
+    from .keys import algorithm_for, parse_private_pem
+
+    return algorithm_for(parse_private_pem(pem))
 
 
 def _is_loopback(origin: str) -> bool:
