@@ -149,7 +149,9 @@ export function endSession(why: SignedOutReason | null, announce = true): void {
 export function followSiblings(): void {
   listenToSiblings((message) => {
     if (message.type === "ended") {
-      endSession(message.reason, false);
+      // A tab already signed out keeps its own reason: after a sign-out
+      // here, a sibling's late refresh finds no cookie and calls it "ended".
+      if (currentCredentials()) endSession(message.reason, false);
       return;
     }
 

@@ -42,10 +42,10 @@ let inFlight: Promise<void> | null = null;
 /**
  * Make sure a newer access token than the one stamped `staleStamp` is held.
  *
- * :param staleStamp: the `tokenStamp()` of the token the caller found
+ * @param staleStamp - the `tokenStamp()` of the token the caller found
  *   wanting (the one its request was sent with). If the token has changed
  *   since, the caller simply retries with the new one.
- * :raises AuthError: when the server refuses; the code says why.
+ * @throws AuthError when the server refuses; its code says why.
  */
 export function refreshAccessToken(staleStamp = tokenStamp()): Promise<void> {
   if (hasNewerToken(staleStamp)) return Promise.resolve();
@@ -96,7 +96,7 @@ export async function requestRefresh(): Promise<AuthPayload> {
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ query: REFRESH_TOKEN }),
     });
-  } catch (error) {
+  } catch {
     throw new AuthError("NETWORK_ERROR", "The server could not be reached.");
   }
 
