@@ -8,7 +8,9 @@ import sys
 from app import create_app
 from app.config import ConfigError
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logging.basicConfig(
+    level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+)
 
 try:
     app = create_app()

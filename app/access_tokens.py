@@ -18,7 +18,7 @@ from .config import Settings
 from .errors import Unauthenticated
 from .keys import LEEWAY, KeyRing
 
-TOKEN_TYPE = "at+jwt"
+TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
 _REQUIRED = ["iss", "aud", "sub", "sid", "iat", "exp", "jti"]
 
 

@@ -59,7 +59,8 @@ class Caller:
 
 
 def session_user(user: User) -> SessionUser:
-    return SessionUser(user.id, user.email, user.user_type, created_at(user).timestamp())
+    created = created_at(user).timestamp()
+    return SessionUser(user.id, user.email, user.user_type, created)
 
 
 class Auth:

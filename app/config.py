@@ -50,7 +50,8 @@ def _flag(value: str) -> bool:
 
 
 def _origins(value: str) -> tuple[str, ...]:
-    origins = tuple(part.strip().rstrip("/") for part in value.split(",") if part.strip())
+    parts = (part.strip().rstrip("/") for part in value.split(","))
+    origins = tuple(part for part in parts if part)
     for origin in origins:
         parts = urlsplit(origin)
         if origin == "*" or parts.scheme not in ("http", "https") or not parts.netloc:

@@ -119,7 +119,9 @@ class RequestRefused(ServiceError):
     code = "BAD_REQUEST"
     message = "Bad request."
 
-    def __init__(self, message: str, status: int = 400, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, status: int = 400, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         if code:

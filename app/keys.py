@@ -21,8 +21,8 @@ import logging
 import secrets
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -57,7 +57,7 @@ class RingKey:
 
 def as_utc(moment: datetime) -> datetime:
     """Attach UTC to a naive datetime read back from SQLite."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _b64(data: bytes) -> str:
@@ -70,7 +70,7 @@ def algorithm_for(private_key: Any) -> str:
         return "EdDSA"
     if isinstance(private_key, ec.EllipticCurvePrivateKey):
         if private_key.curve.name != "secp256r1":
-            raise ConfigError("JWT_PRIVATE_KEY: only the P-256 curve (ES256) is supported")
+            raise ConfigError("JWT_PRIVATE_KEY: of EC keys, only P-256 (ES256)")
         return "ES256"
     if isinstance(private_key, rsa.RSAPrivateKey):
         if private_key.key_size < 2048:
@@ -84,7 +84,7 @@ def parse_private_pem(pem: str) -> Any:
     try:
         return serialization.load_pem_private_key(pem.encode(), password=None)
     except (ValueError, TypeError) as err:
-        raise ConfigError("JWT_PRIVATE_KEY: not an unencrypted PEM private key") from err
+        raise ConfigError("JWT_PRIVATE_KEY: not an unencrypted PEM key") from err
 
 
 def generate_private_key(algorithm: str) -> Any:
@@ -114,11 +114,11 @@ def _public_jwk(algorithm: str, private_key: Any) -> dict[str, Any]:
 
 
 def _pem(private_key: Any) -> str:
-    return private_key.private_bytes(
+    return cast(str, private_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
-    ).decode()
+    ).decode())
 
 
 def _parse_row(row: SigningKey) -> RingKey:
@@ -189,7 +189,7 @@ class KeyRing:
 
     def rotate(self) -> RingKey:
         """Add a new signing key and retire the current ones; returns the new key."""
-        now = datetime.fromtimestamp(self.clock.now(), timezone.utc)
+        now = datetime.fromtimestamp(self.clock.now(), UTC)
         private_key = generate_private_key(self.settings.jwt_algorithm) \
             if self.settings.jwt_algorithm != "HS256" else None
         row = self._new_row(private_key, now)
@@ -228,7 +228,7 @@ class KeyRing:
                           private_key=_pem(private_key), created_at=now)
 
     def _ensure_key(self) -> None:
-        now = datetime.fromtimestamp(self.clock.now(), timezone.utc)
+        now = datetime.fromtimestamp(self.clock.now(), UTC)
         exists = db.session.scalar(
             db.select(SigningKey.kid).where(SigningKey.retired_at.is_(None)).limit(1)
         )
@@ -275,3 +275,21 @@ class KeyRing:
             self._keys = keys
             self._active = active
             self._loaded_at = now
+
+    def prune(self) -> tuple[str, ...]:
+        """Delete keys retired longer than :attr:`retention` ago; returns their kids.
+
+        No token they signed is valid any more and the ring no longer loads
+        them, so their private keys serve no one: they are better gone from
+        the database than kept for whoever reads it next.
+        """
+        now = self.clock.now()
+        rows = db.session.scalars(
+            db.select(SigningKey).where(SigningKey.retired_at.is_not(None))
+        ).all()
+        stale = [row for row in rows
+                 if as_utc(row.retired_at).timestamp() + self.retention <= now]
+        for row in stale:
+            db.session.delete(row)
+        db.session.commit()
+        return tuple(row.kid for row in stale)

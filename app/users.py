@@ -115,7 +115,7 @@ class Users:
             email = normalize_email(email)
         except BadUserInput:
             email = ""
-        user = None
+        user: User | None = None
         if email and len(password) <= MAX_PASSWORD:
             user = db.session.scalar(db.select(User).where(User.email == email))
 
@@ -144,11 +144,12 @@ class Users:
             pass
 
     def get(self, user_id: str) -> User | None:
-        return db.session.get(User, user_id)
+        user: User | None = db.session.get(User, user_id)
+        return user
 
     def by_email(self, email: str) -> User:
         """:raises NotFound: no user has this address."""
-        user = db.session.scalar(
+        user: User | None = db.session.scalar(
             db.select(User).where(User.email == email.strip().lower())
         )
         if user is None:

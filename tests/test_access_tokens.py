@@ -31,13 +31,17 @@ def b64(data: bytes) -> str:
 def segments(token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
     header, payload, signature = token.split(".")
     pad = lambda s: s + "=" * (-len(s) % 4)  # noqa: E731
-    return (json.loads(base64.urlsafe_b64decode(pad(header))),
-            json.loads(base64.urlsafe_b64decode(pad(payload))), signature)
+    return (
+        json.loads(base64.urlsafe_b64decode(pad(header))),
+        json.loads(base64.urlsafe_b64decode(pad(payload))),
+        signature,
+    )
 
 
 def assemble(header: dict[str, Any], payload: dict[str, Any], signature: str) -> str:
-    return ".".join([b64(json.dumps(header).encode()),
-                     b64(json.dumps(payload).encode()), signature])
+    return ".".join(
+        [b64(json.dumps(header).encode()), b64(json.dumps(payload).encode()), signature]
+    )
 
 
 def test_issued_token_has_the_contract_header_and_claims(
@@ -52,12 +56,19 @@ def test_issued_token_has_the_contract_header_and_claims(
     assert tokens.verify(token)["sid"] == "session-1"
 
 
-def test_token_verifies_with_the_published_jwks(app: Flask, tokens: AccessTokens) -> None:
+def test_token_verifies_with_the_published_jwks(
+    app: Flask, tokens: AccessTokens
+) -> None:
     token, _ = tokens.issue("user-1", "session-1")
     jwks = app.test_client().get("/.well-known/jwks.json").get_json()
     key = jwt.PyJWK(jwks["keys"][0])
-    claims = jwt.decode(token, key, algorithms=["EdDSA"], audience="api",
-                        options={"verify_exp": False, "verify_iat": False})
+    claims = jwt.decode(
+        token,
+        key,
+        algorithms=["EdDSA"],
+        audience="api",
+        options={"verify_exp": False, "verify_iat": False},
+    )
     assert claims["sub"] == "user-1"
 
 
@@ -74,11 +85,15 @@ def test_hs256_signed_with_the_public_key_is_refused(tokens: AccessTokens) -> No
     key = tokens.ring.verifying_key(header["kid"])
     assert key is not None
     public_pem = key.verifying_key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    signing_input = f"{b64(json.dumps({**header, 'alg': 'HS256'}).encode())}." \
-                    f"{b64(json.dumps(claims).encode())}"
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    signing_input = (
+        f"{b64(json.dumps({**header, 'alg': 'HS256'}).encode())}."
+        f"{b64(json.dumps(claims).encode())}"
+    )
     import hashlib
     import hmac
+
     mac = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
     with pytest.raises(Unauthenticated):
         tokens.verify(f"{signing_input}.{b64(mac)}")
@@ -90,15 +105,20 @@ def test_tampered_payload_is_refused(tokens: AccessTokens) -> None:
         tokens.verify(assemble(header, {**claims, "sub": "admin"}, signature))
 
 
-@pytest.mark.parametrize("claim,value", [("iss", "evil"), ("aud", "other"),
-                                         ("aud", ["api", "other"])])
+@pytest.mark.parametrize(
+    "claim,value", [("iss", "evil"), ("aud", "other"), ("aud", ["api", "other"])]
+)
 def test_wrong_issuer_or_audience_is_refused(
     tokens: AccessTokens, claim: str, value: Any
 ) -> None:
     _, claims, _ = segments(tokens.issue("u", "s")[0])
     key = tokens.ring.signing_key()
-    forged = jwt.encode({**claims, claim: value}, key.signing_key, algorithm="EdDSA",
-                        headers={"kid": key.kid, "typ": "at+jwt"})
+    forged = jwt.encode(
+        {**claims, claim: value},
+        key.signing_key,
+        algorithm="EdDSA",
+        headers={"kid": key.kid, "typ": "at+jwt"},
+    )
     with pytest.raises(Unauthenticated):
         tokens.verify(forged)
 
@@ -107,8 +127,9 @@ def test_wrong_issuer_or_audience_is_refused(
 def test_wrong_typ_is_refused(tokens: AccessTokens, typ: str) -> None:
     _, claims, _ = segments(tokens.issue("u", "s")[0])
     key = tokens.ring.signing_key()
-    forged = jwt.encode(claims, key.signing_key, algorithm="EdDSA",
-                        headers={"kid": key.kid, "typ": typ})
+    forged = jwt.encode(
+        claims, key.signing_key, algorithm="EdDSA", headers={"kid": key.kid, "typ": typ}
+    )
     with pytest.raises(Unauthenticated):
         tokens.verify(forged)
 
@@ -118,8 +139,12 @@ def test_every_claim_is_required(tokens: AccessTokens, missing: str) -> None:
     _, claims, _ = segments(tokens.issue("u", "s")[0])
     key = tokens.ring.signing_key()
     del claims[missing]
-    forged = jwt.encode(claims, key.signing_key, algorithm="EdDSA",
-                        headers={"kid": key.kid, "typ": "at+jwt"})
+    forged = jwt.encode(
+        claims,
+        key.signing_key,
+        algorithm="EdDSA",
+        headers={"kid": key.kid, "typ": "at+jwt"},
+    )
     with pytest.raises(Unauthenticated):
         tokens.verify(forged)
 
@@ -144,16 +169,30 @@ def test_token_signed_by_a_foreign_key_with_a_known_kid_is_refused(
 
     _, claims, _ = segments(tokens.issue("u", "s")[0])
     kid = tokens.ring.signing_key().kid
-    forged = jwt.encode(claims, ed25519.Ed25519PrivateKey.generate(), algorithm="EdDSA",
-                        headers={"kid": kid, "typ": "at+jwt"})
+    forged = jwt.encode(
+        claims,
+        ed25519.Ed25519PrivateKey.generate(),
+        algorithm="EdDSA",
+        headers={"kid": kid, "typ": "at+jwt"},
+    )
     with pytest.raises(Unauthenticated):
         tokens.verify(forged)
 
 
-GARBAGE = ["", "a", "a.b", "a.b.c", "...", "e30.e30.", "\x00\xff", "é.é.é",
-           b64(b'{"alg":"EdDSA","kid":[1],"typ":"at+jwt"}') + ".e30.AAAA",
-           b64(b'{"alg":"EdDSA","kid":"x","typ":"at+jwt"}') + "." + b64(b"[]") + ".AA",
-           "Bearer", "x" * 10000]
+GARBAGE = [
+    "",
+    "a",
+    "a.b",
+    "a.b.c",
+    "...",
+    "e30.e30.",
+    "\x00\xff",
+    "é.é.é",
+    b64(b'{"alg":"EdDSA","kid":[1],"typ":"at+jwt"}') + ".e30.AAAA",
+    b64(b'{"alg":"EdDSA","kid":"x","typ":"at+jwt"}') + "." + b64(b"[]") + ".AA",
+    "Bearer",
+    "x" * 10000,
+]
 
 
 @pytest.mark.parametrize("garbage", GARBAGE)
@@ -185,8 +224,9 @@ def test_missing_bearer_is_unauthenticated(api: Api) -> None:
 
 
 @pytest.mark.parametrize("algorithm", ["ES256", "RS256", "HS256"])
-def test_every_supported_algorithm_round_trips(make_app: AppFactory,
-                                               algorithm: str) -> None:
+def test_every_supported_algorithm_round_trips(
+    make_app: AppFactory, algorithm: str
+) -> None:
     app = make_app({"JWT_ALGORITHM": algorithm})
     api = Api(app)
     api.register()

@@ -74,8 +74,9 @@ class SessionRules(RuleBasedStateMachine):
     def login(self) -> None:
         issued = self.store.create(USER, None, None)
         now = self.clock.now()
-        self.sessions.append(ModelSession(issued.session_id, now, now, now,
-                                          [issued.token]))
+        self.sessions.append(
+            ModelSession(issued.session_id, now, now, now, [issued.token])
+        )
 
     @rule(seconds=st.sampled_from([0.0, 0.5, 5.0, 9.999, 10.0, 30.0, 99.0, 150.0]))
     def advance(self, seconds: float) -> None:
@@ -156,15 +157,24 @@ class SessionRules(RuleBasedStateMachine):
             assert info.expires_at == pytest.approx(expected, abs=0.001)
 
 
-def test_sessions_follow_the_rotation_rules(make_app: AppFactory,
-                                            clock: ManualClock) -> None:
-    app: Flask = make_app({"REFRESH_TOKEN_TTL": int(IDLE),
-                           "SESSION_MAX_AGE": int(MAX_AGE),
-                           "REFRESH_REUSE_GRACE": int(GRACE)})
+def test_sessions_follow_the_rotation_rules(
+    make_app: AppFactory, clock: ManualClock
+) -> None:
+    app: Flask = make_app(
+        {
+            "REFRESH_TOKEN_TTL": int(IDLE),
+            "SESSION_MAX_AGE": int(MAX_AGE),
+            "REFRESH_REUSE_GRACE": int(GRACE),
+        }
+    )
     with app.app_context():
         store = app.extensions["token_service"].sessions
         run_state_machine_as_test(
             lambda: SessionRules(store, clock),
-            settings=settings(max_examples=150, stateful_step_count=30, deadline=None,
-                              suppress_health_check=[HealthCheck.too_slow]),
+            settings=settings(
+                max_examples=150,
+                stateful_step_count=30,
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow],
+            ),
         )

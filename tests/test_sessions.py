@@ -32,7 +32,9 @@ def generation(store: SessionStore, session_id: str) -> int:
 # -- rule 1: rotation ----------------------------------------------------
 
 
-def test_refresh_issues_a_new_token_and_keeps_the_session_id(store: SessionStore) -> None:
+def test_refresh_issues_a_new_token_and_keeps_the_session_id(
+    store: SessionStore,
+) -> None:
     first = store.create(ANN, "ua", "10.0.0.1")
     second = store.rotate(first.token, "ua", "10.0.0.1")
     assert second.token != first.token
@@ -77,7 +79,9 @@ def test_predecessor_within_grace_gets_the_same_successor(
     assert generation(store, first.session_id) == 1
 
 
-def test_predecessor_after_grace_is_reuse(store: SessionStore, clock: ManualClock) -> None:
+def test_predecessor_after_grace_is_reuse(
+    store: SessionStore, clock: ManualClock
+) -> None:
     first = store.create(ANN, None, None)
     store.rotate(first.token, None, None)
     clock.advance(10)
@@ -116,8 +120,10 @@ def test_twenty_concurrent_refreshes_get_one_identical_successor(
 
     def refresh(_: int) -> tuple[str, str]:
         response = requests.post(
-            f"{server.url}/graphql", json={"query": REFRESH},
-            headers={"Origin": ORIGIN, "Cookie": f"{cookie_name}={token}"}, timeout=10,
+            f"{server.url}/graphql",
+            json={"query": REFRESH},
+            headers={"Origin": ORIGIN, "Cookie": f"{cookie_name}={token}"},
+            timeout=10,
         )
         body = response.json()
         assert "errors" not in body, body
@@ -138,7 +144,9 @@ def test_twenty_concurrent_refreshes_get_one_identical_successor(
 # -- rule 3: reuse revokes the whole session -----------------------------
 
 
-def test_reuse_revokes_the_current_token_too(store: SessionStore, clock: ManualClock) -> None:
+def test_reuse_revokes_the_current_token_too(
+    store: SessionStore, clock: ManualClock
+) -> None:
     first = store.create(ANN, None, None)
     current = store.rotate(first.token, None, None)
     clock.advance(11)
@@ -171,7 +179,9 @@ def test_reuse_kills_the_sessions_access_tokens(api: Api, clock: ManualClock) ->
     assert code(api.call(ME, token=access_token)) == "UNAUTHENTICATED"
 
 
-def test_reuse_over_the_api_answers_reused_then_invalid(api: Api, clock: ManualClock) -> None:
+def test_reuse_over_the_api_answers_reused_then_invalid(
+    api: Api, clock: ManualClock
+) -> None:
     api.register()
     stolen = api.refresh_cookie
     api.refresh()
@@ -186,8 +196,14 @@ def test_reuse_over_the_api_answers_reused_then_invalid(api: Api, clock: ManualC
 def test_forged_token_is_invalid_and_changes_nothing(store: SessionStore) -> None:
     issued = store.create(ANN, None, None)
     session_id, _, mac = issued.token.split(".")
-    for forged in (f"{session_id}.1.{mac}", f"{session_id}.0.{'A' * 43}", "garbage",
-                   f"{session_id}.-1.{mac}", f"{session_id}.01.{mac}", ""):
+    for forged in (
+        f"{session_id}.1.{mac}",
+        f"{session_id}.0.{'A' * 43}",
+        "garbage",
+        f"{session_id}.-1.{mac}",
+        f"{session_id}.01.{mac}",
+        "",
+    ):
         with pytest.raises(RefreshTokenInvalid):
             store.rotate(forged, None, None)
     assert generation(store, session_id) == 0
@@ -226,7 +242,8 @@ def test_logout_clears_the_cookie_and_answers_false_without_a_session(api: Api) 
 def test_logout_by_access_token_when_there_is_no_cookie(api: Api) -> None:
     api.register()
     api.client.delete_cookie(
-        api.app.extensions["token_service"].settings.refresh_cookie_name)
+        api.app.extensions["token_service"].settings.refresh_cookie_name
+    )
     assert api.call("mutation { logout }")["data"]["logout"] is True
     assert code(api.call(ME)) == "UNAUTHENTICATED"
 
@@ -252,7 +269,9 @@ def test_revoke_session_of_another_device(app: Flask) -> None:
     laptop.login()
     phone_session = phone.call(SESSIONS)["data"]["sessions"]
     phone_id = next(s["id"] for s in phone_session if s["current"])
-    response = laptop.post("mutation($id: ID!) { revokeSession(id: $id) }", {"id": phone_id})
+    response = laptop.post(
+        "mutation($id: ID!) { revokeSession(id: $id) }", {"id": phone_id}
+    )
     assert response.get_json()["data"]["revokeSession"] is True
     assert "Set-Cookie" not in response.headers  # not the caller's own session
     assert code(phone.call(ME)) == "UNAUTHENTICATED"

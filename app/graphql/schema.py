@@ -7,20 +7,27 @@ services; cookies are set by the HTTP layer from what the context records.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, cast
 
 import graphene
 
 from ..auth import Grant
 from ..sessions import SessionInfo, SessionUser
 
+if TYPE_CHECKING:
+    from .view import RequestContext
+
 #: Fields that read or set the refresh cookie: they need an allowed Origin.
 COOKIE_FIELDS = frozenset({"registerUser", "loginUser", "refreshToken", "logout"})
 
 
+def _context(info: Any) -> RequestContext:
+    return cast("RequestContext", info.context)
+
+
 def _time(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, timezone.utc)
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 class User(graphene.ObjectType):
@@ -80,7 +87,7 @@ class Session(graphene.ObjectType):
 
     @staticmethod
     def resolve_current(session: SessionInfo, info: Any) -> bool:
-        return bool(session.id == info.context.caller().session_id)
+        return session.id == _context(info).caller().session_id
 
 
 class Query(graphene.ObjectType):
@@ -89,11 +96,11 @@ class Query(graphene.ObjectType):
 
     @staticmethod
     def resolve_me(root: None, info: Any) -> SessionUser:
-        return info.context.caller().user
+        return _context(info).caller().user
 
     @staticmethod
     def resolve_sessions(root: None, info: Any) -> list[SessionInfo]:
-        context = info.context
+        context = _context(info)
         return context.auth.list_sessions(context.caller())
 
 
@@ -112,38 +119,40 @@ class Mutation(graphene.ObjectType):
     revoke_session = graphene.Boolean(required=True, id=graphene.ID(required=True))
 
     @staticmethod
-    def resolve_register_user(root: None, info: Any, email: str, password: str) -> Grant:
-        context = info.context
+    def resolve_register_user(
+        root: None, info: Any, email: str, password: str
+    ) -> Grant:
+        context = _context(info)
         return context.grant(context.auth.register(email, password, context.client))
 
     @staticmethod
     def resolve_login_user(root: None, info: Any, email: str, password: str) -> Grant:
-        context = info.context
+        context = _context(info)
         return context.grant(context.auth.login(email, password, context.client))
 
     @staticmethod
     def resolve_refresh_token(root: None, info: Any) -> Grant:
-        context = info.context
+        context = _context(info)
         return context.grant(context.auth.refresh(context.refresh_cookie(),
                                                   context.client))
 
     @staticmethod
     def resolve_logout(root: None, info: Any) -> bool:
-        context = info.context
+        context = _context(info)
         context.clear_cookie()  # CONTRACT.md: cleared either way
         return context.auth.logout(context.raw_refresh_cookie, context.bearer,
                                    context.client)
 
     @staticmethod
     def resolve_logout_all(root: None, info: Any) -> int:
-        context = info.context
+        context = _context(info)
         count = context.auth.logout_all(context.caller(), context.client)
         context.clear_cookie()
         return count
 
     @staticmethod
     def resolve_revoke_session(root: None, info: Any, id: str) -> bool:
-        context = info.context
+        context = _context(info)
         caller = context.caller()
         revoked = context.auth.revoke_session(caller, id, context.client)
         if revoked and id == caller.session_id:
