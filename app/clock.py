@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Protocol
 
 
@@ -29,3 +30,9 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self._now += seconds
+
+
+def utc_iso(moment: float, timespec: str = "milliseconds") -> str:
+    """``moment`` (seconds since the epoch) as ISO 8601 in UTC, ``Z``-suffixed."""
+    text = datetime.fromtimestamp(moment, UTC).isoformat(timespec=timespec)
+    return text.replace("+00:00", "Z")

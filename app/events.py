@@ -16,7 +16,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from .clock import Clock
+from .clock import Clock, utc_iso
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class Event:
         """The shape ``flask events --json`` prints (CONTRACT.md)."""
         return {
             "id": self.id,
-            "time": self.time.isoformat().replace("+00:00", "Z"),
+            "time": utc_iso(self.time.timestamp()),
             "type": self.type,
             "userId": self.user_id,
             "sessionId": self.session_id,
@@ -114,8 +114,13 @@ class EventLog:
         start = after if after == "-" else "(" + after
         return [_event(i, f) for i, f in self.redis.xrange(STREAM, start, "+", count)]
 
-    def follow(self, after: str = "$", block_ms: int = 1000) -> Iterator[Event | None]:
-        """Yield new events as they arrive; ``None`` after each idle wait."""
+    def follow(self, after: str = "$", block_ms: int = 500) -> Iterator[Event | None]:
+        """Yield new events as they arrive; ``None`` after each idle wait.
+
+        :param block_ms: how long one wait blocks; keep it below the client's
+            socket timeout (:data:`app.redis_client.COMMAND_TIMEOUT`), or an
+            idle stream reads as a dead server.
+        """
         last = after
         while True:
             reply = self.redis.xread({STREAM: last}, block=block_ms, count=100)

@@ -177,14 +177,15 @@ class KeyRing:
             self._miss_at = self.clock.now()
             self._reload()
             key = self._keys.get(kid)
-        return key
+        return key if key is not None and self._published(key) else None
 
     def jwks(self) -> dict[str, Any]:
         """The public keys that verify access tokens (RFC 7517)."""
         self._refresh_if_stale()
         if self._active is None:
             self.signing_key()
-        keys = [k.public_jwk for k in self._keys.values() if k.public_jwk]
+        keys = [k.public_jwk for k in self._keys.values()
+                if k.public_jwk and self._published(k)]
         return {"keys": keys}
 
     def rotate(self) -> RingKey:
@@ -293,3 +294,11 @@ class KeyRing:
             db.session.delete(row)
         db.session.commit()
         return tuple(row.kid for row in stale)
+
+    def _published(self, key: RingKey) -> bool:
+        """Whether ``key`` may verify: active, or retired under :attr:`retention`
+        ago. Checked at each use, not only at each reload, so that a retired key
+        leaves the JWKS on time rather than up to ``KEY_RING_REFRESH`` late."""
+        if key.retired_at is None:
+            return True
+        return key.retired_at.timestamp() + self.retention > self.clock.now()

@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from .access_tokens import AccessTokens
+from .admin import Admin
 from .auth import Auth
 from .clock import Clock
 from .config import Settings
@@ -70,3 +71,7 @@ class TokenService:
     @cached_property
     def auth(self) -> Auth:
         return Auth(self.users, self.sessions, self.tokens, self.events, self.limits)
+
+    def admin(self, actor: str) -> Admin:
+        """The operations of an operator, recorded as done by ``actor``."""
+        return Admin(self.users, self.sessions, self.keys, self.events, actor)

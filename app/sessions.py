@@ -315,3 +315,19 @@ class SessionStore:
             user_agent=agent or None,
             ip_address=ip or None,
         )
+
+    # -- administration ---------------------------------------------------
+
+    def revoke_all(self) -> int:
+        """Revoke every live session; returns how many were live.
+
+        Scans the keyspace (every primary of a cluster) and revokes each
+        session with the script :meth:`revoke` uses, so a session rotating
+        during the sweep dies all the same. A session started after the
+        sweep began may survive it.
+        """
+        revoked = 0
+        for key in self.redis.scan_iter(match="s:{*}", count=1000):
+            if self.revoke(key[3:-1]) is not None:
+                revoked += 1
+        return revoked
