@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 5000
 WORKERS ?= 2
 
-.PHONY: run test test-fast test-browser demo browser-deps migrate lint typecheck clean
+.PHONY: run test test-fast test-cluster test-browser demo browser-deps migrate lint typecheck clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -50,6 +50,11 @@ test: $(VENV)/.test browser-deps demo
 
 test-fast: $(VENV)/.test
 	$(BIN)/pytest -q -m "not browser"
+
+## Every test that uses the shared Redis, against a Redis Cluster of three
+## masters and three replicas instead of a single server.
+test-cluster: $(VENV)/.test
+	TEST_REDIS=cluster $(BIN)/pytest -q -m "redis and not browser"
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check app tests bench

@@ -32,6 +32,7 @@ from typing import Any
 from .clock import Clock
 from .config import Settings
 from .errors import RefreshTokenInvalid, RefreshTokenReused
+from .redis_client import Script
 from .redis_scripts import CREATE, REVOKE, ROTATE
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
@@ -114,9 +115,9 @@ class SessionStore:
         self.settings = settings
         self.clock = clock
         self._secret = secret
-        self._create = redis.register_script(CREATE)
-        self._rotate = redis.register_script(ROTATE)
-        self._revoke = redis.register_script(REVOKE)
+        self._create = Script(redis, CREATE)
+        self._rotate = Script(redis, ROTATE)
+        self._revoke = Script(redis, REVOKE)
 
     # -- tokens ---------------------------------------------------------
 

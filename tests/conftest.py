@@ -9,11 +9,15 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from redis import Redis
+from redis.cluster import RedisCluster
 from sqlalchemy import text
 
 from app import create_app
 from app.clock import ManualClock
 from app.models import db
+from app.redis_client import client_options
+from tests.cluster import Cluster
 from tests.servers import RedisServer
 
 ORIGIN = "http://127.0.0.1:5000"
@@ -23,10 +27,24 @@ FAST_HASH = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLEL
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 
+#: ``cluster`` runs every test that uses ``redis_url`` against a Redis Cluster
+#: of three masters and three replicas (``make test-cluster``).
+TEST_REDIS = os.environ.get("TEST_REDIS", "single")
+if TEST_REDIS not in ("single", "cluster"):
+    raise pytest.UsageError("TEST_REDIS must be 'single' or 'cluster'")
+CLUSTER_MODE = TEST_REDIS == "cluster"
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: drives a real Chromium")
     config.addinivalue_line("markers", "postgres: needs TEST_DATABASE_URL")
+    config.addinivalue_line("markers", "redis: uses the shared Redis (TEST_REDIS)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "redis_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.redis)
 
 
 @pytest.fixture(scope="session")
@@ -36,11 +54,35 @@ def redis_server() -> Iterator[RedisServer]:
     server.close()
 
 
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[Cluster]:
+    """Three masters and three replicas, started once per test session."""
+    cluster = Cluster().start()
+    yield cluster
+    cluster.close()
+
+
 @pytest.fixture
-def redis_url(redis_server: RedisServer) -> Iterator[str]:
-    client = redis_server.client()
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """An empty Redis: a single server, or every master of the cluster."""
+    if CLUSTER_MODE:
+        cluster: Cluster = request.getfixturevalue("redis_cluster")
+        cluster.wait_healthy()
+        cluster.flushall()
+        return cluster.url
+    server: RedisServer = request.getfixturevalue("redis_server")
+    client = server.client()
     client.flushall()
-    yield redis_server.url
+    client.close()
+    return server.url
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[Any]:
+    """A client of the test Redis of the right kind (``Redis`` or ``RedisCluster``)."""
+    kind = RedisCluster if CLUSTER_MODE else Redis
+    client = kind.from_url(redis_url, **client_options(cluster=CLUSTER_MODE))
+    yield client
     client.close()
 
 
@@ -74,7 +116,7 @@ def make_app(redis_url: str, sqlite_url: str, clock: ManualClock) -> AppFactory:
     def build(config: dict[str, Any] | None = None, *, app_clock: Any = None,
               database_url: str | None = None) -> Flask:
         settings = {"REDIS_URL": redis_url, "DATABASE_URL": database_url or sqlite_url,
-                    **FAST_HASH, **(config or {})}
+                    "REDIS_CLUSTER": CLUSTER_MODE, **FAST_HASH, **(config or {})}
         app = create_app(settings, clock=app_clock or clock, environ={})
         with app.app_context():
             reset_database()
