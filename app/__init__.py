@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .clock import Clock, SystemClock
 from .config import Settings, load_settings
 from .models import db
+from .origins import AllowedOrigins
 
 logger = logging.getLogger(__name__)
 
@@ -68,17 +69,26 @@ def create_app(
     Migrate(app, db, directory=os.path.join(ROOT, "migrations"))
 
     if settings.trusted_proxies:
+        # Only the last TRUSTED_PROXIES hops of X-Forwarded-For are believed;
+        # anything a client writes further left is ignored.
+        hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies
+            app.wsgi_app, x_for=hops, x_proto=hops
         )
+    # CORS on the GraphQL endpoint only: exact origins with credentials, never
+    # "*", and no allow-list echoed to requests that carry no Origin.
     CORS(
         app,
-        resources={GRAPHQL_PATH: {"origins": list(settings.cors_origins)}},
+        resources={GRAPHQL_PATH: {
+            "origins": AllowedOrigins(settings.cors_origins).cors_patterns(),
+        }},
         supports_credentials=True,
         allow_headers=["Content-Type", "Authorization"],
         methods=["GET", "POST"],
         max_age=PREFLIGHT_MAX_AGE,
         vary_header=True,
+        send_wildcard=False,
+        always_send=False,
     )
 
     app.extensions["token_service"] = TokenService(settings, clock or SystemClock())
