@@ -2,7 +2,9 @@
 
 Service errors keep their message and code. Redis and database outages
 become ``SERVICE_UNAVAILABLE``. Anything else is logged once with its
-traceback and reaches the client as ``INTERNAL_SERVER_ERROR`` with no detail.
+traceback and reaches the client as ``INTERNAL_SERVER_ERROR`` with no
+detail: no exception text, SQL, file path or connection URL ever leaves the
+server (CONTRACT.md, "Errors").
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from graphql import GraphQLError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError as RedisReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -19,7 +22,8 @@ from ..errors import RequestRefused, ServiceError, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
-_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError)
+#: A replica promoted mid-failover answers READONLY until clients follow.
+_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, RedisReadOnlyError)
 
 
 def service_error(err: BaseException) -> ServiceError | None:
@@ -41,34 +45,53 @@ def _redis_cluster_down(err: BaseException) -> bool:
     return isinstance(err, (ClusterDownError, ClusterError))
 
 
+def public_error(err: BaseException, where: object) -> ServiceError:
+    """What the client may see of ``err``; logs what it may not.
+
+    :param where: names the failing place in the log line (a field path).
+    """
+    mapped = service_error(err)
+    if mapped is None:
+        logger.error("unhandled error in %s", where, exc_info=err)
+        return ServiceError()
+    if isinstance(mapped, ServiceUnavailable):
+        # The class name only: a message could carry a URL or credentials.
+        logger.warning("%s unavailable: %s", mapped.component,
+                       err.__class__.__name__)
+    return mapped
+
+
 def format_error(error: GraphQLError) -> dict[str, Any]:
-    """Shape one execution error for the response body."""
+    """Shape one error of an execution result for the response body."""
     original = error.original_error
-    if original is None:
-        # graphql-core's own messages (e.g. a bad variable) name no internals.
-        public: ServiceError = ServiceError(error.message)
+    if original is not None:
+        public = public_error(original, error.path)
+    elif error.path is None:
+        # A request error (a variable of the wrong type): graphql-core's own
+        # message, about the client's input only.
+        public = ServiceError(error.message)
         public.code = "BAD_USER_INPUT"
     else:
-        mapped = service_error(original)
-        if mapped is None:
-            logger.error("unhandled error in %s", error.path, exc_info=original)
-            public = ServiceError()
-        else:
-            if isinstance(mapped, ServiceUnavailable):
-                logger.warning("%s unavailable: %s", mapped.component,
-                               original.__class__.__name__)
-            public = mapped
+        # Raised while completing a field: a bug of ours, and the message
+        # may quote the value (a token), so neither the client nor the log
+        # gets it.
+        logger.error("invalid result at %s", error.path)
+        public = ServiceError()
 
-    shaped: dict[str, Any] = {"message": public.message}
+    shaped = shape_error(public)
     if error.locations:
         shaped["locations"] = [{"line": loc.line, "column": loc.column}
                                for loc in error.locations]
     if error.path is not None:
         shaped["path"] = list(error.path)
-    shaped["extensions"] = public.extensions()
     return shaped
+
+
+def shape_error(public: ServiceError) -> dict[str, Any]:
+    """One error object: the message and ``extensions.code`` only."""
+    return {"message": public.message, "extensions": public.extensions()}
 
 
 def refusal(err: RequestRefused) -> dict[str, Any]:
     """The body of a request refused before execution."""
-    return {"errors": [{"message": err.message, "extensions": {"code": err.code}}]}
+    return {"errors": [shape_error(err)]}

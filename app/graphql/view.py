@@ -1,20 +1,32 @@
-"""``POST /graphql``: the HTTP side of the API.
+"""``/graphql``: the HTTP side of the API.
 
-Everything a browser can abuse is decided here, before execution: the
-content type (only ``application/json``, since text/plain, form and
-multipart bodies are what a cross-site form can send), the body size and
-nesting, batches, mutations over GET, and the ``Origin`` of any operation
-that reads or sets the refresh cookie (CONTRACT.md, "Errors").
+Everything a browser can abuse is decided here, before execution
+(CONTRACT.md, "Errors"):
+
+- only ``application/json`` bodies run: text/plain, form and multipart
+  bodies are what a cross-site form or a preflight-free fetch can send;
+- GET runs queries only, never a mutation;
+- a batch (a JSON array) is refused, so one request is one operation;
+- the body's size and JSON nesting are bounded, the document's limits are
+  checked by :mod:`app.graphql.documents`;
+- an operation that reads or sets the refresh cookie needs an allowed
+  ``Origin`` (403 ``CSRF_CHECK_FAILED``) and counts against the cookie
+  operations ceiling of :mod:`app.rate_limits`.
+
+GraphiQL is not served, in debug mode either: it would load its code from a
+CDN at run time. Debug mode allows introspection, which any GraphQL client
+on the developer's machine can use.
 """
 
 from __future__ import annotations
 
 import json
-import logging
+from functools import lru_cache
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
-from graphql import ExecutionResult, GraphQLError, OperationType, execute
+from graphql import ExecutionResult, OperationType, execute
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from ..auth import Auth, Caller, Client, Grant
 from ..errors import (
@@ -25,9 +37,9 @@ from ..errors import (
     RequestRefused,
     ServiceError,
 )
-from .errors import format_error, refusal
-
-logger = logging.getLogger(__name__)
+from ..origins import AllowedOrigins
+from .documents import Prepared
+from .errors import format_error, public_error, refusal, shape_error
 
 bp = Blueprint("graphql", __name__)
 
@@ -75,7 +87,8 @@ def _bearer() -> str | None:
 
 
 def _read_params() -> dict[str, Any]:
-    if request.method == "GET":
+    if request.method != "POST":
+        # GET (and HEAD): the query string only; the caller refuses mutations.
         params: dict[str, Any] = {
             "query": request.args.get("query"),
             "operationName": request.args.get("operationName"),
@@ -84,12 +97,18 @@ def _read_params() -> dict[str, Any]:
         params["variables"] = _json(variables) if variables else None
         return params
 
-    mimetype = request.mimetype
-    if mimetype != "application/json":
+    # text/plain, form and multipart bodies are what a cross-site <form> or a
+    # "simple" fetch can send without a CORS preflight: never execute them.
+    if request.mimetype != "application/json":
         raise RequestRefused("Content-Type must be application/json.", 415,
                              "UNSUPPORTED_MEDIA_TYPE")
-    body = _json(request.get_data(cache=False, as_text=True))
+    try:
+        text = request.get_data(cache=False, as_text=True)
+    except RequestEntityTooLarge:
+        raise RequestRefused("Body is too large.", 413, "DOCUMENT_TOO_LARGE") from None
+    body = _json(text)
     if isinstance(body, list):
+        # One request, one operation: a batch would multiply login attempts.
         raise RequestRefused("Batched requests are not supported.", 400,
                              "BATCH_NOT_SUPPORTED")
     if not isinstance(body, dict):
@@ -101,6 +120,7 @@ def _json(text: str) -> Any:
     try:
         return json.loads(text)
     except (ValueError, RecursionError):
+        # RecursionError: "[[[[..." nested past the interpreter's stack.
         raise RequestRefused("Body is not valid JSON.", 400, "BAD_REQUEST") from None
 
 
@@ -118,32 +138,57 @@ def _check_params(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None,
     return query, variables, operation_name
 
 
+def _operation(prepared: Prepared,
+               operation_name: str | None) -> tuple[OperationType, bool]:
+    operations = prepared.operations
+    if operation_name is None and len(operations) == 1:
+        return next(iter(operations.values()))
+    found = operations.get(operation_name)
+    if found is None:
+        raise RequestRefused("Unknown or ambiguous operation.", 400, "BAD_REQUEST")
+    return found
+
+
+@lru_cache(maxsize=8)
+def _allowed(origins: tuple[str, ...]) -> AllowedOrigins:
+    return AllowedOrigins(origins)
+
+
+def _admit(state: Any) -> tuple[Prepared, dict[str, Any] | None, str | None]:
+    """Everything decided before execution.
+
+    :raises RequestRefused: the request must not run.
+    :raises RateLimited: too many cookie operations from this address.
+    """
+    query, variables, operation_name = _check_params(_read_params())
+    prepared = state.documents.prepare(query)
+    kind, touches_cookie = _operation(prepared, operation_name)
+
+    if request.method != "POST" and kind != OperationType.QUERY:
+        raise RequestRefused("Mutations need POST.", 405, "METHOD_NOT_ALLOWED")
+    if touches_cookie:
+        # CONTRACT.md: a cookie operation needs an allowed Origin. SameSite
+        # keeps the cookie off cross-site requests already; this also stops
+        # a sibling subdomain (same site) and old browsers.
+        if not _allowed(state.settings.cors_origins).allows(
+                request.headers.get("Origin")):
+            raise CsrfCheckFailed()
+        state.limits.hit_cookie_operation(request.remote_addr)
+    return prepared, variables, operation_name
+
+
 @bp.route(GRAPHQL_PATH, methods=["GET", "POST"])
 def graphql_endpoint() -> Response:
+    """Admit one operation, run it, and set or clear the refresh cookie."""
     state = current_app.extensions["token_service"]
     try:
-        params = _read_params()
-        query, variables, operation_name = _check_params(params)
-        prepared = state.documents.prepare(query)
-
-        operation = prepared.operations.get(operation_name)
-        if operation is None and operation_name is None and len(prepared.operations) == 1:
-            operation = next(iter(prepared.operations.values()))
-        if operation is None:
-            raise RequestRefused("Unknown or ambiguous operation.", 400, "BAD_REQUEST")
-        kind, touches_cookie = operation
-
-        if request.method == "GET" and kind != OperationType.QUERY:
-            raise RequestRefused("Mutations need POST.", 405, "METHOD_NOT_ALLOWED")
-        if touches_cookie:
-            if request.headers.get("Origin") not in state.settings.cors_origins:
-                raise CsrfCheckFailed()
-            state.auth.limits.hit_cookie_operation(request.remote_addr)
+        prepared, variables, operation_name = _admit(state)
     except RequestRefused as err:
         return _respond(refusal(err), err.status)
-    except ServiceError as err:
-        return _respond({"errors": [format_error(GraphQLError(err.message,
-                                                              original_error=err))]})
+    except Exception as err:  # Redis down, or a bug: masked either way
+        public = public_error(err, "request admission")
+        status = 500 if public.code == ServiceError.code else 200
+        return _respond({"errors": [shape_error(public)]}, status)
 
     context = RequestContext(
         auth=state.auth,
@@ -160,6 +205,24 @@ def graphql_endpoint() -> Response:
     response = _respond(body, status)
     _apply_cookie(response, context, result)
     return response
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(err: HTTPException) -> Response | HTTPException:
+    """Errors raised around ``/graphql`` (a PUT, an unhandled exception)
+    answer in the JSON error shape; other paths keep Flask's pages."""
+    if request.path != GRAPHQL_PATH or err.code is None:
+        return err
+    code = _HTTP_CODES.get(err.code, "BAD_REQUEST")
+    message = "Internal server error." if err.code >= 500 else err.name + "."
+    response = _respond(refusal(RequestRefused(message, err.code, code)), err.code)
+    if isinstance(err, MethodNotAllowed) and err.valid_methods:
+        response.headers["Allow"] = ", ".join(err.valid_methods)
+    return response
+
+
+_HTTP_CODES = {405: "METHOD_NOT_ALLOWED", 413: "DOCUMENT_TOO_LARGE",
+               500: "INTERNAL_SERVER_ERROR"}
 
 
 def _shape(result: ExecutionResult) -> tuple[int, dict[str, Any]]:
