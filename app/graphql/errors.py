@@ -18,7 +18,7 @@ from redis.exceptions import ReadOnlyError as RedisReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from ..errors import RequestRefused, ServiceError, ServiceUnavailable
+from ..errors import BadUserInput, RequestRefused, ServiceError, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -64,13 +64,14 @@ def public_error(err: BaseException, where: object) -> ServiceError:
 def format_error(error: GraphQLError) -> dict[str, Any]:
     """Shape one error of an execution result for the response body."""
     original = error.original_error
-    if original is not None:
+    if error.path is None:
+        # A request error: a variable graphql-core could not coerce. Its own
+        # messages speak of the client's input only; another exception's
+        # might not.
+        own = original is None or isinstance(original, GraphQLError)
+        public = BadUserInput(error.message if own else "Invalid variable value.")
+    elif original is not None:
         public = public_error(original, error.path)
-    elif error.path is None:
-        # A request error (a variable of the wrong type): graphql-core's own
-        # message, about the client's input only.
-        public = ServiceError(error.message)
-        public.code = "BAD_USER_INPUT"
     else:
         # Raised while completing a field: a bug of ours, and the message
         # may quote the value (a token), so neither the client nor the log
