@@ -1,4 +1,8 @@
-"""Health, readiness, the JWKS and the demo SPA's files."""
+"""Health, readiness, the JWKS and the demo SPA's files.
+
+The blueprint also puts the hardening headers of
+:mod:`app.security_headers` on every response of the application.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,13 @@ import os
 from flask import Blueprint, Response, current_app, jsonify, send_from_directory
 from sqlalchemy import text
 
+from . import security_headers
 from .models import db
 
 logger = logging.getLogger(__name__)
 
 bp = Blueprint("web", __name__)
+bp.after_app_request(security_headers.apply)
 
 DEMO_DIST = os.path.join(os.path.dirname(os.path.dirname(__file__)),
                          "client-demo", "dist")
