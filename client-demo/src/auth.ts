@@ -8,7 +8,7 @@
  * means someone else holds a copy of the cookie.
  */
 import type { ApolloClient } from "@apollo/client";
-import { errorCode } from "./errors";
+import { ENDED_IN_SIBLING, errorCode } from "./errors";
 import { LOGIN_USER, LOGOUT, REGISTER_USER } from "./operations";
 import { refreshAccessToken } from "./refreshQueue";
 import { listenToSiblings, shareCredentials, shareSessionEnd } from "./tabSync";
@@ -58,12 +58,7 @@ export async function restoreSession(): Promise<void> {
   try {
     await refreshAccessToken();
   } catch (error) {
-    const code = errorCode(error);
-    if (code === "REFRESH_TOKEN_MISSING") {
-      endSession(null, false); // never signed in here, or signed out
-    } else if (!settleRefreshFailure(error)) {
-      endSession("unreachable", false);
-    }
+    if (!settleRefreshFailure(error, true)) reason = "unreachable";
   } finally {
     restoring = false;
     notify();
@@ -79,21 +74,26 @@ export async function refreshSession(staleStamp?: number): Promise<void> {
   try {
     await refreshAccessToken(staleStamp);
   } catch (error) {
-    settleRefreshFailure(error);
+    settleRefreshFailure(error, false);
     throw error;
   }
 }
 
-/** Sign out when `error` says the session is over; report whether it did. */
-function settleRefreshFailure(error: unknown): boolean {
+/** Sign out when `error` says the session is over; report whether it was. */
+function settleRefreshFailure(error: unknown, onLoad: boolean): boolean {
   switch (errorCode(error)) {
     case "REFRESH_TOKEN_REUSED":
       endSession("reused");
       return true;
     case "REFRESH_TOKEN_INVALID":
-    case "REFRESH_TOKEN_MISSING":
       endSession("ended");
       return true;
+    case "REFRESH_TOKEN_MISSING":
+      // On load: simply not signed in. Later: the cookie is gone.
+      endSession(onLoad ? null : "ended", !onLoad);
+      return true;
+    case ENDED_IN_SIBLING:
+      return true; // the sibling's message has already signed us out
     default:
       // NETWORK_ERROR, RATE_LIMITED, SERVICE_UNAVAILABLE: the session may
       // well be alive; the next request tries again.
@@ -151,7 +151,7 @@ export function followSiblings(): void {
     if (message.type === "ended") {
       // A tab already signed out keeps its own reason: after a sign-out
       // here, a sibling's late refresh finds no cookie and calls it "ended".
-      if (currentCredentials()) endSession(message.reason, false);
+      if (currentCredentials() || restoring) endSession(message.reason, false);
       return;
     }
 

@@ -7,6 +7,12 @@
  */
 import { CombinedGraphQLErrors, ServerError } from "@apollo/client/errors";
 
+/**
+ * Not a server code: a refresh this tab waited for ended the session in a
+ * sibling tab instead, and that tab's message has signed this one out too.
+ */
+export const ENDED_IN_SIBLING = "ENDED_IN_SIBLING";
+
 /** An error from a call made without Apollo (the refresh), with its code. */
 export class AuthError extends Error {
   constructor(

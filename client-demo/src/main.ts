@@ -62,11 +62,15 @@ function settleRoute(view: AuthView): string {
 function page(route: string, view: AuthView): HTMLElement {
   switch (view.status) {
     case "restoring":
-      return h("p", { class: "narrow", testid: "page-restoring" }, "Restoring your session…");
+      return h("p", { class: "narrow", testid: "page-restoring" }, "Restoring…");
     case "signed-out":
       // The Apollo cache holds the last user's data; a new one starts clean.
       void client.clearStore();
-      return signInPage(client, route === "#/register" ? "register" : "signin", view.reason);
+      return signInPage(
+        client,
+        route === "#/register" ? "register" : "signin",
+        view.reason,
+      );
     case "signed-in":
       return route === "#/sessions"
         ? sessionsPage(client, view.user)

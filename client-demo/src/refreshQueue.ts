@@ -7,17 +7,16 @@
  * So the refreshes of one browser must never race:
  *
  * - in this tab, all callers share one promise while a refresh is in flight;
- * - across tabs, the Web Locks API lets one tab refresh at a time, and the
- *   winner hands its token to the others (tabSync.ts); a tab that gets the
- *   lock after a sibling has refreshed uses that token instead of rotating
- *   the shared cookie again.
+ * - across tabs, a Web Lock lets one tab refresh at a time, and that tab
+ *   hands its token to the others (tabSync.ts), which use it instead of
+ *   rotating the shared cookie again.
  *
  * The server's grace window (rule 2) is the safety net for the races that
  * remain, such as a tab closed halfway through a refresh.
  */
 import { API_URL } from "./config";
-import { AuthError, firstErrorOfBody } from "./errors";
-import { shareCredentials } from "./tabSync";
+import { AuthError, ENDED_IN_SIBLING, firstErrorOfBody } from "./errors";
+import { nextSiblingMessage, shareCredentials } from "./tabSync";
 import {
   type AuthPayload,
   credentialsFrom,
@@ -36,6 +35,9 @@ const REFRESH_TOKEN = `mutation RefreshToken {
 }`;
 
 const LOCK_NAME = "token-service-refresh";
+
+/** How long to wait for a sibling's refresh before trying ourselves. */
+const SIBLING_WAIT_MS = 5_000;
 
 let inFlight: Promise<void> | null = null;
 
@@ -57,26 +59,45 @@ export function refreshAccessToken(staleStamp = tokenStamp()): Promise<void> {
 }
 
 async function refreshOnceAcrossTabs(staleStamp: number): Promise<void> {
-  await withRefreshLock(async () => {
-    // While this tab queued for the lock, the holder may have refreshed and
-    // sent us the result. The cookie is shared: refreshing again would only
-    // rotate it once more for nothing.
-    if (hasNewerToken(staleStamp)) return;
+  // Web Locks exist in secure contexts only (https, localhost, 127.0.0.1).
+  if (!navigator.locks) return refreshUnlessNewer(staleStamp);
 
-    const credentials = credentialsFrom(await requestRefresh());
-    storeCredentials(credentials);
-    shareCredentials(credentials);
-  });
+  const refreshedHere = await navigator.locks.request(
+    LOCK_NAME,
+    { ifAvailable: true },
+    async (lock) => {
+      if (lock === null) return false;
+      await refreshUnlessNewer(staleStamp);
+      return true;
+    },
+  );
+  if (refreshedHere) return;
+
+  // A sibling holds the lock: it is rotating the shared cookie right now.
+  // Queueing behind it would rotate the cookie once more, and could even
+  // win the lock before its message arrives; wait for the message instead.
+  if (!hasNewerToken(staleStamp)) {
+    const message = await nextSiblingMessage(SIBLING_WAIT_MS);
+    if (message?.type === "ended") {
+      throw new AuthError(ENDED_IN_SIBLING, "The session ended in another tab.");
+    }
+  }
+  if (hasNewerToken(staleStamp)) return;
+
+  // No word: the sibling failed, or was closed halfway. Take a turn.
+  await navigator.locks.request(LOCK_NAME, () => refreshUnlessNewer(staleStamp));
+}
+
+async function refreshUnlessNewer(staleStamp: number): Promise<void> {
+  if (hasNewerToken(staleStamp)) return;
+
+  const credentials = credentialsFrom(await requestRefresh());
+  storeCredentials(credentials);
+  shareCredentials(credentials); // before the lock is let go
 }
 
 function hasNewerToken(staleStamp: number): boolean {
   return tokenStamp() !== staleStamp && getAccessToken() !== null;
-}
-
-async function withRefreshLock(task: () => Promise<void>): Promise<void> {
-  // Web Locks exist in secure contexts only (https, localhost, 127.0.0.1).
-  if (!navigator.locks) return task();
-  await navigator.locks.request(LOCK_NAME, task);
 }
 
 /**
@@ -137,13 +158,15 @@ export function startProactiveRefresh(
     const credentials = currentCredentials();
     if (!credentials) return;
 
-    const remaining = credentials.expiresAt - Date.now();
-    const lead = Math.min(30_000, remaining / 4);
+    // From the token's own lifetime, not from "now": tabs that share a
+    // token compute the same moment, so one of them refreshes while the
+    // others are still waiting on the lock and take its result.
+    const lead = Math.min(30_000, credentials.lifetime / 4);
     const stamp = tokenStamp();
     timer = setTimeout(() => {
       // A failure is already dealt with by `refresh`; the next request
       // through the error link tries again.
       refresh(stamp).catch(() => undefined);
-    }, Math.max(0, remaining - lead));
+    }, Math.max(0, credentials.expiresAt - lead - Date.now()));
   });
 }

@@ -33,3 +33,21 @@ export function listenToSiblings(handle: (message: TabMessage) => void): void {
     handle(event.data);
   });
 }
+
+/** The next message from a sibling, or `null` after `timeoutMs`. */
+export function nextSiblingMessage(timeoutMs: number): Promise<TabMessage | null> {
+  return new Promise((resolve) => {
+    if (!channel) return resolve(null);
+
+    // Listeners run in the order they were added: the one of
+    // `listenToSiblings` has taken the message in before this resolves.
+    const finish = (message: TabMessage | null) => {
+      clearTimeout(timer);
+      channel.removeEventListener("message", onMessage);
+      resolve(message);
+    };
+    const onMessage = (event: MessageEvent<TabMessage>) => finish(event.data);
+    const timer = setTimeout(() => finish(null), timeoutMs);
+    channel.addEventListener("message", onMessage);
+  });
+}

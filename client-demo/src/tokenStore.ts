@@ -21,6 +21,8 @@ export interface Credentials {
   accessToken: string;
   /** Milliseconds since the epoch, by this machine's clock. */
   expiresAt: number;
+  /** The token's whole lifetime in milliseconds (`expiresIn`). */
+  lifetime: number;
   user: User;
 }
 
@@ -43,6 +45,7 @@ export function credentialsFrom(payload: AuthPayload): Credentials {
   return {
     accessToken: payload.accessToken,
     expiresAt: Date.now() + payload.expiresIn * 1000,
+    lifetime: payload.expiresIn * 1000,
     user: payload.user,
   };
 }

@@ -8,17 +8,17 @@ only drives it and never downloads a browser of its own.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
-import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, Request, sync_playwright
 
@@ -88,16 +88,14 @@ class Demo:
 
     def graphql(self, query: str, token: str | None = None) -> dict[str, Any]:
         """Call the API directly, as another program would."""
-        headers = {"Content-Type": "application/json", "Origin": self.url}
+        headers = {"Origin": self.url}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        request = urllib.request.Request(
-            f"{self.url}/graphql", data=json.dumps({"query": query}).encode(),
-            headers=headers, method="POST",
+        response = requests.post(
+            f"{self.url}/graphql", json={"query": query}, headers=headers, timeout=10
         )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            body: dict[str, Any] = json.load(response)
-            return body
+        body: dict[str, Any] = response.json()
+        return body
 
 
 ServeDemo = Callable[..., Demo]
@@ -105,24 +103,21 @@ ServeDemo = Callable[..., Demo]
 
 @pytest.fixture
 def serve_demo(make_app: Callable[..., Flask], demo_dist: Path) -> Iterator[ServeDemo]:
-    """Start the app on a free port; keyword arguments override its settings."""
-    stack: list[Any] = []
+    """Start the app on a free port (or ``port``); keyword arguments override
+    its settings."""
+    with ExitStack() as servers:
 
-    def serve(**overrides: Any) -> Demo:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        config = {"ACCESS_TOKEN_TTL": ACCESS_TOKEN_TTL, "CORS_ORIGINS": url,
-                  "LOGIN_RATE_LIMIT": "1000/minute", "REGISTER_RATE_LIMIT": "1000/hour",
-                  **overrides}
-        app = make_app(config, app_clock=SystemClock())
-        server = live_server(app, port)
-        server.__enter__()
-        stack.append(server)
-        return Demo(url, app)
+        def serve(port: int | None = None, **overrides: Any) -> Demo:
+            port = port or free_port()
+            url = f"http://127.0.0.1:{port}"
+            config = {"ACCESS_TOKEN_TTL": ACCESS_TOKEN_TTL, "CORS_ORIGINS": url,
+                      "LOGIN_RATE_LIMIT": "1000/minute",
+                      "REGISTER_RATE_LIMIT": "1000/hour", **overrides}
+            app = make_app(config, app_clock=SystemClock())
+            servers.enter_context(live_server(app, port))
+            return Demo(url, app)
 
-    yield serve
-    for server in reversed(stack):
-        server.__exit__(None, None, None)
+        yield serve
 
 
 @pytest.fixture
@@ -138,7 +133,9 @@ def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).is_file():
         pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's chromium package")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+        )
         yield browser
         browser.close()
 
@@ -182,8 +179,12 @@ class Wire:
         if request.url.endswith("/graphql") and request.method == "POST":
             self.requests.append(request)
 
+    def calls(self, field_name: str) -> list[Request]:
+        """The requests whose document names ``field_name``."""
+        return [r for r in self.requests if field_name in (r.post_data or "")]
+
     def count(self, field_name: str) -> int:
-        return sum(field_name in (r.post_data or "") for r in self.requests)
+        return len(self.calls(field_name))
 
     def clear(self) -> None:
         self.requests.clear()
@@ -195,35 +196,38 @@ def watch_wire(context: BrowserContext) -> Wire:
     return wire
 
 
-def register(demo: Demo, page: Page, email: str) -> str:
-    """Register ``email`` through the form; return the access token it got."""
-    page.goto(f"{demo.url}/#/register")
+def register(page: Page, url: str, email: str) -> str:
+    """Register ``email`` through the form at ``url``; return its access token."""
+    page.goto(f"{url}/#/register")
     page.get_by_test_id("email").fill(email)
     page.get_by_test_id("password").fill(PASSWORD)
-    with page.expect_response(_answering("registerUser")) as answer:
+    with page.expect_response(answering("registerUser")) as answer:
         page.get_by_test_id("submit").click()
     token: str = answer.value.json()["data"]["registerUser"]["accessToken"]
     page.get_by_test_id("page-profile").wait_for()
     return token
 
 
-def sign_in(demo: Demo, page: Page, email: str) -> str:
-    """Sign ``email`` in through the form; return the access token it got."""
-    page.goto(f"{demo.url}/#/signin")
+def sign_in(page: Page, url: str, email: str) -> str:
+    """Sign ``email`` in through the form at ``url``; return its access token."""
+    page.goto(f"{url}/#/signin")
     page.get_by_test_id("email").fill(email)
     page.get_by_test_id("password").fill(PASSWORD)
-    with page.expect_response(_answering("loginUser")) as answer:
+    with page.expect_response(answering("loginUser")) as answer:
         page.get_by_test_id("submit").click()
     token: str = answer.value.json()["data"]["loginUser"]["accessToken"]
     page.get_by_test_id("page-profile").wait_for()
     return token
 
 
-def _answering(field_name: str) -> Callable[[Any], bool]:
+def answering(field_name: str) -> Callable[[Any], bool]:
+    """Match the response to a GraphQL request that names ``field_name``."""
     return lambda response: (response.url.endswith("/graphql")
                              and field_name in (response.request.post_data or ""))
 
 
 def screenshot(page: Page, name: str) -> None:
+    """Save the whole page, cut to its content, as ``screenshots/<name>.png``."""
     SCREENSHOTS.mkdir(exist_ok=True)
+    page.set_viewport_size({"width": 1000, "height": 200})
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

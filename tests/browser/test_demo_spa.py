@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
@@ -19,6 +20,7 @@ from tests.browser.conftest import (
     ACCESS_TOKEN_TTL,
     Demo,
     ServeDemo,
+    answering,
     register,
     screenshot,
     sign_in,
@@ -45,7 +47,7 @@ def wait_until_expired(demo: Demo, token: str) -> None:
 def test_signed_in_page_keeps_no_token_in_browser_storage(
     demo: Demo, context: BrowserContext, page: Page
 ) -> None:
-    token = register(demo, page, "stores@x.test")
+    token = register(page, demo.url, "stores@x.test")
 
     stored = page.evaluate(
         """async () => ({
@@ -63,7 +65,7 @@ def test_signed_in_page_keeps_no_token_in_browser_storage(
 
 
 def test_reload_keeps_the_user_signed_in(demo: Demo, page: Page) -> None:
-    register(demo, page, "reloads@x.test")
+    register(page, demo.url, "reloads@x.test")
 
     page.reload()
 
@@ -79,7 +81,7 @@ def test_five_queries_after_expiry_share_one_refresh(
     page.clock.install(time=now)
     page.clock.pause_at(now + timedelta(seconds=1))
     wire = watch_wire(context)
-    token = register(demo, page, "races@x.test")
+    token = register(page, demo.url, "races@x.test")
     wait_until_expired(demo, token)
     wire.clear()
 
@@ -95,7 +97,7 @@ def test_two_tabs_whose_tokens_expire_together_both_stay_signed_in(
 ) -> None:
     wire = watch_wire(context)
     first = context.new_page()
-    register(demo, first, "tabs@x.test")
+    register(first, demo.url, "tabs@x.test")
     second = context.new_page()
     second.goto(f"{demo.url}/#/profile")
     expect(second.get_by_test_id("profile-email")).to_have_text("tabs@x.test")
@@ -112,15 +114,19 @@ def test_two_tabs_whose_tokens_expire_together_both_stay_signed_in(
         expect(tab.get_by_test_id("page-profile")).to_be_visible()
         tab.get_by_test_id("fire-five").click()
         expect(tab.get_by_test_id("fire-five-result")).to_have_text("5 of 5 answered.")
-    answers = [r.response() for r in wire.requests if "refreshToken" in (r.post_data or "")]
+    refreshes = wire.calls("refreshToken")
+    answers = [request.response() for request in refreshes]
     assert all(a and "errors" not in a.json() for a in answers)
+    # One refresh per expiry, not one per tab: the tabs shared each one.
+    starts = [request.timing["startTime"] for request in refreshes]
+    assert all(later - earlier > 1000 for earlier, later in pairwise(starts))
 
 
 def test_signing_out_in_one_tab_signs_out_the_other(
     demo: Demo, context: BrowserContext
 ) -> None:
     first = context.new_page()
-    register(demo, first, "leaves@x.test")
+    register(first, demo.url, "leaves@x.test")
     second = context.new_page()
     second.goto(f"{demo.url}/#/sessions")
     expect(second.get_by_test_id("page-sessions")).to_be_visible()
@@ -136,16 +142,20 @@ def test_signing_out_in_one_tab_signs_out_the_other(
     expect(second.get_by_test_id("signed-out-notice")).to_have_count(0)
 
 
-def test_replayed_stolen_cookie_ends_both_with_the_reuse_screen(
+def replay_stolen_cookie(
     serve_demo: ServeDemo, new_context: NewContext
-) -> None:
+) -> tuple[Page, Page]:
+    """Copy a victim's refresh cookie, let the victim rotate it, then replay it.
+
+    :returns: the victim's tab and the thief's.
+    """
     # No grace: the first replay of a rotated-out cookie is reuse (rule 3).
     demo = serve_demo(REFRESH_REUSE_GRACE=0)
     victim_context = new_context()
     victim = victim_context.new_page()
-    register(demo, victim, "victim@x.test")
+    register(victim, demo.url, "victim@x.test")
     stolen = [c for c in victim_context.cookies() if c["name"] == demo.cookie_name]
-    with victim.expect_response(lambda r: "refreshToken" in (r.request.post_data or "")):
+    with victim.expect_response(answering("refreshToken")):
         victim.reload()  # the silent refresh rotates the cookie the thief copied
 
     thief_context = new_context()
@@ -153,21 +163,46 @@ def test_replayed_stolen_cookie_ends_both_with_the_reuse_screen(
     thief_context.add_cookies(stolen)  # type: ignore[arg-type]
     thief = thief_context.new_page()
     thief.goto(demo.url)
+    return victim, thief
 
-    for tab in (thief, victim):
-        notice = tab.get_by_test_id("signed-out-notice")
-        expect(notice).to_have_attribute("data-reason", "reused")
-        expect(notice).to_contain_text("used from somewhere else")
-    screenshot(victim, "signed-out-reused")
+
+def expect_reuse_screen(tab: Page) -> None:
+    notice = tab.get_by_test_id("signed-out-notice")
+    expect(notice).to_have_attribute("data-reason", "reused")
+    expect(notice).to_contain_text("used from somewhere else")
+
+
+def test_replayed_stolen_cookie_shows_the_thief_the_reuse_screen(
+    serve_demo: ServeDemo, new_context: NewContext
+) -> None:
+    _, thief = replay_stolen_cookie(serve_demo, new_context)
+
+    expect_reuse_screen(thief)
+    screenshot(thief, "signed-out-reused")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the server deletes a session closed for reuse, so the victim's "
+    "current refresh token then reads as REFRESH_TOKEN_INVALID, not _REUSED",
+)
+def test_replayed_stolen_cookie_shows_the_victim_the_reuse_screen(
+    serve_demo: ServeDemo, new_context: NewContext
+) -> None:
+    victim, thief = replay_stolen_cookie(serve_demo, new_context)
+    expect_reuse_screen(thief)
+
+    # The victim's tab learns at its next refresh, within ACCESS_TOKEN_TTL.
+    expect_reuse_screen(victim)
 
 
 def test_signing_out_everywhere_else_ends_the_other_sessions(
     demo: Demo, new_context: NewContext
 ) -> None:
     here = new_context().new_page()
-    register(demo, here, "many@x.test")
+    register(here, demo.url, "many@x.test")
     elsewhere = new_context().new_page()
-    sign_in(demo, elsewhere, "many@x.test")
+    sign_in(elsewhere, demo.url, "many@x.test")
     here.goto(f"{demo.url}/#/sessions")
     rows = here.get_by_test_id("session-row")
     expect(rows).to_have_count(2)
@@ -186,9 +221,9 @@ def test_revoking_one_session_removes_it_from_the_list(
     demo: Demo, new_context: NewContext
 ) -> None:
     here = new_context().new_page()
-    register(demo, here, "prunes@x.test")
+    register(here, demo.url, "prunes@x.test")
     for _ in range(2):
-        sign_in(demo, new_context().new_page(), "prunes@x.test")
+        sign_in(new_context().new_page(), demo.url, "prunes@x.test")
     here.goto(f"{demo.url}/#/sessions")
     rows = here.get_by_test_id("session-row")
     expect(rows).to_have_count(3)
@@ -210,8 +245,8 @@ def test_every_page_renders_and_is_captured(
     expect(page.get_by_test_id("page-register")).to_be_visible()
     screenshot(page, "register")
 
-    register(demo, page, "tours@x.test")
-    sign_in(demo, new_context().new_page(), "tours@x.test")
+    register(page, demo.url, "tours@x.test")
+    sign_in(new_context().new_page(), demo.url, "tours@x.test")
     expect(page.get_by_test_id("profile-email")).to_have_text("tours@x.test")
     screenshot(page, "profile")
     page.get_by_test_id("nav-sessions").click()
