@@ -7,7 +7,10 @@ receives a :class:`Grant` whose refresh token it puts in a cookie.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+
+from redis.exceptions import RedisError
 
 from .access_tokens import AccessClaims, AccessTokens
 from .errors import (
@@ -16,13 +19,17 @@ from .errors import (
     InvalidCredentials,
     RefreshTokenInvalid,
     RefreshTokenReused,
+    ServiceUnavailable,
     Unauthenticated,
 )
 from .events import EventLog
 from .models import User
 from .rate_limits import RateLimits
+from .redis_client import unavailable
 from .sessions import SESSION_ID, Rotation, SessionInfo, SessionStore, SessionUser
 from .users import Users, created_at
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,10 +51,16 @@ class Grant:
 
 @dataclass(frozen=True)
 class Caller:
-    """The holder of a verified access token of a live session."""
+    """The holder of a verified access token of a live session.
+
+    ``session_checked`` is ``False`` when Redis could not be asked whether the
+    session is alive (CONTRACT.md rule 5): the token's signature and expiry
+    are all that was verified, and :attr:`user` comes from the user store.
+    """
 
     claims: AccessClaims
     user: SessionUser
+    session_checked: bool = True
 
     @property
     def session_id(self) -> str:
@@ -151,17 +164,45 @@ class Auth:
     def authenticate(self, access_token: str | None) -> Caller:
         """The caller behind a bearer token of a live session (rule 4).
 
-        :raises Unauthenticated:
+        While Redis is unreachable the session cannot be checked, and the
+        token is taken on its signature and expiry alone (rule 5): the
+        caller comes back with ``session_checked=False`` and its user read
+        from the user store. That is what every other service verifying
+        through the JWKS does anyway, and no token can be issued meanwhile,
+        so a revoked session's token gains nothing it had not already: at
+        most ``ACCESS_TOKEN_TTL``. Whatever needs the session itself refuses
+        such a caller with ``SERVICE_UNAVAILABLE``.
+
+        :raises Unauthenticated: no valid token, or its session is over.
         """
         if not access_token:
             raise Unauthenticated("missing")
         claims = self.tokens.verify(access_token)
-        user = self.sessions.user_of(claims["sid"], claims["sub"])
+        try:
+            user = self.sessions.user_of(claims["sid"], claims["sub"])
+        except RedisError as err:
+            if not unavailable(err):
+                raise
+            return self._unchecked(claims, err)
         if user is None:
             raise Unauthenticated("session revoked")
         return Caller(claims, user)
 
+    def _unchecked(self, claims: AccessClaims, err: RedisError) -> Caller:
+        record = self.users.get(claims["sub"])
+        if record is None:
+            raise Unauthenticated("unknown user")
+        logger.warning("redis unavailable (%s): session %s of user %s verified "
+                       "by signature only", err.__class__.__name__, claims["sid"],
+                       claims["sub"])
+        # Whole seconds, as the session keeps them, so `me` reads the same.
+        user = session_user(record)
+        user = SessionUser(user.id, user.email, user.user_type,
+                           float(int(user.created_at)))
+        return Caller(claims, user, session_checked=False)
+
     def logout_all(self, caller: Caller, client: Client) -> int:
+        _require_session(caller)
         count = self.sessions.revoke_user(caller.user.id)
         self.events.record("logout_all", user_id=caller.user.id,
                            session_id=caller.session_id, **_where(client), count=count)
@@ -175,6 +216,7 @@ class Auth:
         """
         if not SESSION_ID.match(session_id):
             raise BadUserInput("Invalid session id.")
+        _require_session(caller)
         owner_filter = None if caller.is_admin else caller.user.id
         owner = self.sessions.revoke(session_id, owner=owner_filter)
         if owner is None:
@@ -186,6 +228,7 @@ class Auth:
         return True
 
     def list_sessions(self, caller: Caller) -> list[SessionInfo]:
+        _require_session(caller)
         return self.sessions.list_user(caller.user.id)
 
     def _start(self, user: User, client: Client) -> Grant:
@@ -194,6 +237,16 @@ class Auth:
         )
         access_token, ttl = self.tokens.issue(user.id, rotation.session_id)
         return Grant(access_token, ttl, rotation)
+
+
+def _require_session(caller: Caller) -> None:
+    """Refuse what a caller whose session went unchecked must not do.
+
+    Redis was just out of reach; asking it again would cost a second timeout
+    for the same answer.
+    """
+    if not caller.session_checked:
+        raise ServiceUnavailable("redis")
 
 
 def _where(client: Client) -> dict[str, str | None]:

@@ -27,6 +27,7 @@ from typing import Any, cast
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from jwt.algorithms import get_default_algorithms
+from sqlalchemy.exc import SQLAlchemyError
 
 from .clock import Clock
 from .config import ConfigError, Settings
@@ -249,8 +250,21 @@ class KeyRing:
             logger.info("signing key ring started with kid %s", row.kid)
 
     def _refresh_if_stale(self) -> None:
-        if self.clock.now() - self._loaded_at >= self.settings.key_ring_refresh:
+        if self.clock.now() - self._loaded_at < self.settings.key_ring_refresh:
+            return
+        if self._active is None:
             self._reload()
+            return
+        try:
+            self._reload()
+        except SQLAlchemyError as err:
+            # Keep signing and verifying with the ring we have, so the refresh
+            # path does not need the database (DESIGN.md, "Failure"); try
+            # again after another interval.
+            db.session.rollback()
+            self._loaded_at = self.clock.now()
+            logger.warning("key ring kept as loaded; database unavailable: %s",
+                           err.__class__.__name__)
 
     def _reload(self) -> None:
         with self._lock:
