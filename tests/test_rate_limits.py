@@ -14,10 +14,11 @@ from flask import Flask
 
 from app.rate_limits import COOKIE_OPERATIONS_LIMIT
 from tests.conftest import LOGIN, REFRESH, SESSIONS, AppFactory
-from tests.graphql_http import Http, error_code, set_cookies
+from tests.graphql_http import Http, cookie_pair, error_code, set_cookies
 from tests.servers import live_server
 
 WRONG = "wrong password"
+LOGOUT = "mutation { logout }"
 LIMITS = {"LOGIN_RATE_LIMIT": "3/minute", "REGISTER_RATE_LIMIT": "3/hour"}
 
 
@@ -123,11 +124,22 @@ def test_registrations_are_limited_per_address(proxied: Http) -> None:
 def test_cookie_operations_have_a_ceiling_per_address(http: Http) -> None:
     ceiling = int(COOKIE_OPERATIONS_LIMIT.split("/")[0])
     for _ in range(ceiling):
-        assert _code(http.post(REFRESH)) == "REFRESH_TOKEN_MISSING"
-    assert 1 <= _retry_after(http.post(REFRESH)) <= 60
+        assert _code(http.post(LOGOUT)) is None
+    assert 1 <= _retry_after(http.post(LOGOUT)) <= 60
     assert _code(http.login()) == "RATE_LIMITED"
     # Bearer-authenticated queries are not cookie operations.
     assert _code(http.post("{ me { id } }")) == "UNAUTHENTICATED"
+
+
+def test_refreshes_do_not_count_against_the_ceiling(http: Http) -> None:
+    ceiling = int(COOKIE_OPERATIONS_LIMIT.split("/")[0])
+    cookie = cookie_pair(http.register())
+    for _ in range(ceiling):
+        response = http.post(REFRESH, cookie=cookie)
+        assert _code(response) is None
+        cookie = cookie_pair(response)
+    assert _code(http.post(REFRESH)) == "REFRESH_TOKEN_MISSING"
+    assert _code(http.login()) is None
 
 
 # -- aliases, fragments and batches cannot multiply attempts ------------------------

@@ -75,9 +75,9 @@ class Prepared:
     """A parsed, validated document and what the HTTP layer needs to know."""
 
     document: DocumentNode
-    #: Per operation name (``None`` for an anonymous one): its type and
-    #: whether it touches the refresh cookie.
-    operations: dict[str | None, tuple[OperationType, bool]]
+    #: Per operation name (``None`` for an anonymous one): its type and the
+    #: root field that reads or sets the refresh cookie, if it selects one.
+    operations: dict[str | None, tuple[OperationType, str | None]]
 
 
 class DocumentCache:
@@ -118,17 +118,18 @@ class DocumentCache:
         if errors:
             raise RequestRefused(errors[0].message, 400, "GRAPHQL_VALIDATION_FAILED")
 
-        prepared: dict[str | None, tuple[OperationType, bool]] = {}
+        prepared: dict[str | None, tuple[OperationType, str | None]] = {}
         for operation in operations:
-            cookie_fields = sum(1 for name in _root_fields(operation, document)
-                                if name in COOKIE_FIELDS)
-            if cookie_fields > 1:
+            cookie_fields = [name for name in _root_fields(operation, document)
+                             if name in COOKIE_FIELDS]
+            if len(cookie_fields) > 1:
                 # One cookie operation per request: aliases must not multiply
                 # login attempts or rotations (CONTRACT.md, LOGIN_RATE_LIMIT).
                 raise RequestRefused("At most one cookie operation per request.",
                                      400, "GRAPHQL_VALIDATION_FAILED")
             name = operation.name.value if operation.name else None
-            prepared[name] = (operation.operation, cookie_fields == 1)
+            prepared[name] = (operation.operation,
+                              cookie_fields[0] if cookie_fields else None)
         return Prepared(document, prepared)
 
 
