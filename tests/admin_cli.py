@@ -10,6 +10,9 @@ from typing import Any
 from click.testing import Result
 from flask import Flask
 
+from app import create_app
+from app.clock import SystemClock
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLASK = os.path.join(os.path.dirname(sys.executable), "flask")
 
@@ -70,3 +73,24 @@ def process_env(redis_url: str, database_url: str, cluster: bool = False,
     })
     env.update({k: str(v) for k, v in extra.items()})
     return env
+
+
+def deployment(app: Flask, tmp_path: Any, **extra: Any) -> dict[str, str]:
+    """The environment of a deployment on ``app``'s Redis and a fresh SQLite
+    database migrated as production migrates it (``flask db upgrade``)."""
+    settings = app.extensions["token_service"].settings
+    env = process_env(settings.redis_url, f"sqlite:///{tmp_path}/deploy.sqlite3",
+                      settings.redis_cluster, **extra)
+    migrated = flask("db", "upgrade", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    return env
+
+
+def app_on(env: dict[str, str]) -> Flask:
+    """An application in this process on a deployment's database and Redis."""
+    return create_app(
+        {"DATABASE_URL": env["DATABASE_URL"], "REDIS_URL": env["REDIS_URL"],
+         "REDIS_CLUSTER": env["REDIS_CLUSTER"], "ARGON2_TIME_COST": 1,
+         "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1},
+        clock=SystemClock(), environ={},
+    )
