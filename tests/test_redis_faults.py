@@ -25,7 +25,7 @@ from app.clock import ManualClock
 from app.models import db
 from tests.conftest import FAST_HASH, ME, PG_URL, SESSIONS, Api, AppFactory, code
 from tests.proxy import TcpProxy
-from tests.servers import RedisServer
+from tests.servers import RedisServer, free_port
 
 #: CONTRACT.md rule 5, as the issue puts it: an answer within two seconds.
 DEADLINE = 2.0
@@ -334,3 +334,30 @@ def test_refresh_works_while_the_database_is_unreachable(
         body = api.refresh()
         assert code(body) is None, body
         assert code(api.call(ME)) is None
+
+
+# -- other ways Redis refuses ---------------------------------------------
+
+
+def test_full_redis_under_noeviction_answers_service_unavailable(
+    app: Flask, server: RedisServer
+) -> None:
+    api = signed_in(app)
+    admin = server.client()
+    admin.set("ballast", "x" * 3_000_000)
+    admin.config_set("maxmemory-policy", "noeviction")
+    admin.config_set("maxmemory", "2mb")  # below what it holds: no write fits
+
+    assert code(Api(app).login()) == "SERVICE_UNAVAILABLE"
+    assert code(api.refresh()) == "SERVICE_UNAVAILABLE"
+    assert code(api.call(ME)) is None  # reads still work
+
+
+def test_unreachable_cluster_answers_service_unavailable(make_app: AppFactory) -> None:
+    app = make_app({"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+                    "REDIS_CLUSTER": True})
+    body, seconds = timed(lambda: Api(app).login())
+    assert code(body) == "SERVICE_UNAVAILABLE"
+    assert seconds < DEADLINE
+    answer = app.test_client().get("/readyz")
+    assert answer.status_code == 503 and answer.get_json()["down"] == ["redis"]

@@ -19,6 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..errors import BadUserInput, RequestRefused, ServiceError, ServiceUnavailable
+from ..redis_client import unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def service_error(err: BaseException) -> ServiceError | None:
     """The public error for ``err``, or ``None`` when it is unexpected."""
     if isinstance(err, ServiceError):
         return err
-    if isinstance(err, _REDIS_DOWN) or _redis_cluster_down(err):
+    if isinstance(err, _REDIS_DOWN) or _redis_cluster_down(err) or unavailable(err):
         return ServiceUnavailable("redis")
     if isinstance(err, OperationalError) or (
         isinstance(err, DBAPIError) and err.connection_invalidated
