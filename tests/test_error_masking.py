@@ -16,7 +16,7 @@ from limits import parse
 from app import create_app
 from app.models import db
 from app.rate_limits import COOKIE_OPERATIONS_LIMIT
-from tests.conftest import FAST_HASH, ME, REFRESH, AppFactory
+from tests.conftest import CLUSTER_MODE, FAST_HASH, ME, REFRESH, AppFactory
 from tests.graphql_http import (
     PASSWORD,
     Http,
@@ -74,7 +74,7 @@ def test_redis_lost_mid_session_is_service_unavailable_without_detail(
         make_app: AppFactory) -> None:
     redis = RedisServer().start()
     try:
-        app = make_app({"REDIS_URL": redis.url})
+        app = make_app({"REDIS_URL": redis.url, "REDIS_CLUSTER": 0})
         with live_server(app) as server:
             http = Http(server.url)
             cookie = cookie_pair(http.register())
@@ -98,8 +98,8 @@ def test_readiness_names_redis_without_its_url(redis_down: tuple[Http, int]) -> 
 def test_database_down_is_service_unavailable_without_detail(redis_url: str) -> None:
     port = free_port()
     url = f"postgresql+psycopg://app:{SECRET}@127.0.0.1:{port}/users"
-    app = create_app({"REDIS_URL": redis_url, "DATABASE_URL": url, **FAST_HASH},
-                     environ={})
+    app = create_app({"REDIS_URL": redis_url, "REDIS_CLUSTER": CLUSTER_MODE,
+                      "DATABASE_URL": url, **FAST_HASH}, environ={})
     with live_server(app) as server:
         for response in _cookie_operations(Http(server.url))[:2]:
             _masked(response, "SERVICE_UNAVAILABLE")
