@@ -13,21 +13,17 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from flask import Flask
-from playwright.sync_api import Browser, BrowserContext, Page, Request, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from app.clock import SystemClock
+from tests.browser.spa import ACCESS_TOKEN_TTL, DEMO, Demo, ServeDemo
 from tests.servers import free_port, live_server
 
-ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / "client-demo"
-SCREENSHOTS = Path(__file__).parent / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",  # the tests run as root
@@ -38,10 +34,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-#: Short enough that a test sees tokens expire, long enough for a round trip.
-ACCESS_TOKEN_TTL = 3
-PASSWORD = "correct horse battery"
 
 
 # -- the SPA -----------------------------------------------------------------
@@ -72,33 +64,6 @@ def _needs_build(dist: Path) -> bool:
 
 
 # -- the server --------------------------------------------------------------
-
-
-@dataclass
-class Demo:
-    """The SPA and its API on one origin, and the app behind them."""
-
-    url: str
-    app: Flask
-
-    @property
-    def cookie_name(self) -> str:
-        name: str = self.app.extensions["token_service"].settings.refresh_cookie_name
-        return name
-
-    def graphql(self, query: str, token: str | None = None) -> dict[str, Any]:
-        """Call the API directly, as another program would."""
-        headers = {"Origin": self.url}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        response = requests.post(
-            f"{self.url}/graphql", json={"query": query}, headers=headers, timeout=10
-        )
-        body: dict[str, Any] = response.json()
-        return body
-
-
-ServeDemo = Callable[..., Demo]
 
 
 @pytest.fixture
@@ -164,70 +129,3 @@ def context(new_context: Callable[[], BrowserContext]) -> BrowserContext:
 @pytest.fixture
 def page(context: BrowserContext) -> Page:
     return context.new_page()
-
-
-# -- helpers the tests share ---------------------------------------------------
-
-
-@dataclass
-class Wire:
-    """The GraphQL requests a browser context sends, in order."""
-
-    requests: list[Request] = field(default_factory=list)
-
-    def record(self, request: Request) -> None:
-        if request.url.endswith("/graphql") and request.method == "POST":
-            self.requests.append(request)
-
-    def calls(self, field_name: str) -> list[Request]:
-        """The requests whose document names ``field_name``."""
-        return [r for r in self.requests if field_name in (r.post_data or "")]
-
-    def count(self, field_name: str) -> int:
-        return len(self.calls(field_name))
-
-    def clear(self) -> None:
-        self.requests.clear()
-
-
-def watch_wire(context: BrowserContext) -> Wire:
-    wire = Wire()
-    context.on("request", wire.record)
-    return wire
-
-
-def register(page: Page, url: str, email: str) -> str:
-    """Register ``email`` through the form at ``url``; return its access token."""
-    page.goto(f"{url}/#/register")
-    page.get_by_test_id("email").fill(email)
-    page.get_by_test_id("password").fill(PASSWORD)
-    with page.expect_response(answering("registerUser")) as answer:
-        page.get_by_test_id("submit").click()
-    token: str = answer.value.json()["data"]["registerUser"]["accessToken"]
-    page.get_by_test_id("page-profile").wait_for()
-    return token
-
-
-def sign_in(page: Page, url: str, email: str) -> str:
-    """Sign ``email`` in through the form at ``url``; return its access token."""
-    page.goto(f"{url}/#/signin")
-    page.get_by_test_id("email").fill(email)
-    page.get_by_test_id("password").fill(PASSWORD)
-    with page.expect_response(answering("loginUser")) as answer:
-        page.get_by_test_id("submit").click()
-    token: str = answer.value.json()["data"]["loginUser"]["accessToken"]
-    page.get_by_test_id("page-profile").wait_for()
-    return token
-
-
-def answering(field_name: str) -> Callable[[Any], bool]:
-    """Match the response to a GraphQL request that names ``field_name``."""
-    return lambda response: (response.url.endswith("/graphql")
-                             and field_name in (response.request.post_data or ""))
-
-
-def screenshot(page: Page, name: str) -> None:
-    """Save the whole page, cut to its content, as ``screenshots/<name>.png``."""
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.set_viewport_size({"width": 1000, "height": 200})
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import DEMO, Demo, ServeDemo, register, watch_wire
+from tests.browser.spa import DEMO, Demo, ServeDemo, register, watch_wire
 from tests.servers import free_port
 
 pytestmark = pytest.mark.browser

@@ -16,7 +16,7 @@ from itertools import pairwise
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.browser.conftest import (
+from tests.browser.spa import (
     ACCESS_TOKEN_TTL,
     Demo,
     ServeDemo,
