@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from . import console
 from .admin import Admin
+from .doctor import doctor_command
 from .errors import BadUserInput, ServiceError
 from .events import LEVELS
 from .users import USER_TYPES
@@ -302,3 +303,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(sessions)
     app.cli.add_command(keys)
     app.cli.add_command(events)
+    app.cli.add_command(doctor_command)
