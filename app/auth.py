@@ -121,6 +121,8 @@ class Auth:
         try:
             rotation = self.sessions.rotate(token, client.user_agent, client.ip_address)
         except RefreshTokenReused as err:
+            if err.current_generation is None:
+                raise  # closed for reuse before; that was the event
             self.events.record(
                 "refresh_reused",
                 user_id=err.user_id,

@@ -77,7 +77,7 @@ class RefreshTokenReused(ServiceError):
         session_id: str,
         user_id: str,
         presented_generation: int,
-        current_generation: int,
+        current_generation: int | None,
         session_user_agent: str | None = None,
         session_ip: str | None = None,
     ) -> None:
@@ -85,6 +85,7 @@ class RefreshTokenReused(ServiceError):
         self.session_id = session_id
         self.user_id = user_id
         self.presented_generation = presented_generation
+        #: ``None`` when the session had already been closed for reuse.
         self.current_generation = current_generation
         #: Where the session was last used from, beside the presenter's own.
         self.session_user_agent = session_user_agent

@@ -16,14 +16,21 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 """
 
-#: KEYS[1] session; ARGV presented generation, now, idle lifetime, grace,
-#: user agent, ip.
+#: KEYS[1] session, KEYS[2] its reuse tombstone; ARGV presented generation,
+#: now, idle lifetime, grace, user agent, ip.
 #: Replies {0} invalid; {1, gen, ms left, user...} rotated; {2, ...} grace
-#: (the current successor again); {3, gen, 0, user id, ua, ip} reuse: revoked.
+#: (the current successor again); {3, gen, 0, user id, ua, ip} reuse: revoked;
+#: {4} a token of a session already closed for reuse (until its deadline).
+#: The tombstone lives until the session's own deadline, so every holder of
+#: the family, the victim included, learns why it ended.
 ROTATE = """
 local f = redis.call('HMGET', KEYS[1], 'g', 'l', 'a', 'r', 'u', 'e', 't', 'uc',
   'ua', 'ip')
-if not f[1] then return {0} end
+if not f[1] then
+  local until_ms = redis.call('GET', KEYS[2])
+  if until_ms and tonumber(ARGV[2]) < tonumber(until_ms) then return {4} end
+  return {0}
+end
 local gen = tonumber(f[1])
 local now = tonumber(ARGV[2])
 local idle = tonumber(ARGV[3])
@@ -47,6 +54,7 @@ if presented == gen - 1 and now - tonumber(f[4]) < tonumber(ARGV[4]) then
 end
 if presented < gen then
   redis.call('DEL', KEYS[1])
+  redis.call('SET', KEYS[2], string.format('%d', deadline), 'PX', deadline - now)
   return {3, gen, 0, f[5], f[9], f[10]}
 end
 return {0}

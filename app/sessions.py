@@ -46,6 +46,11 @@ def session_key(session_id: str) -> str:
     return "s:{" + session_id + "}"
 
 
+def tombstone_key(session_id: str) -> str:
+    """Marks a session closed for reuse; same hash slot as the session."""
+    return "r:{" + session_id + "}"
+
+
 def user_key(user_id: str) -> str:
     return "u:{" + user_id + "}"
 
@@ -185,13 +190,13 @@ class SessionStore:
 
         :raises RefreshTokenInvalid: malformed, forged, unknown, expired or
             revoked.
-        :raises RefreshTokenReused: a rotated-out token came back; the whole
-            session has been revoked.
+        :raises RefreshTokenReused: a rotated-out token came back, now or
+            earlier; the whole session has been revoked.
         """
         session_id, generation = self.parse(token)
 
         reply = self._rotate(
-            keys=[session_key(session_id)],
+            keys=[session_key(session_id), tombstone_key(session_id)],
             args=[
                 generation,
                 _ms(self.clock.now()),
@@ -209,6 +214,8 @@ class SessionStore:
                 session_id, reply[3], generation, int(reply[1]),
                 session_user_agent=reply[4] or None, session_ip=reply[5] or None,
             )
+        if status == 4:
+            raise RefreshTokenReused(session_id, "", generation, None)
 
         current, remaining = int(reply[1]), int(reply[2])
         user = SessionUser(reply[3], reply[4], _user_type(reply[5]), float(reply[6]))
@@ -229,7 +236,8 @@ class SessionStore:
         """
         reply = self._revoke(
             keys=[session_key(session_id)],
-            args=[owner or "", _ms(self.clock.now()), _ms(self.settings.refresh_token_ttl)],
+            args=[owner or "", _ms(self.clock.now()),
+                  _ms(self.settings.refresh_token_ttl)],
         )
         status = int(reply[0])
         if status == 0:
@@ -255,7 +263,9 @@ class SessionStore:
         """Whether ``session_id`` is a live session of ``user_id``: one round trip."""
         return self.user_of(session_id, user_id) is not None
 
-    def user_of(self, session_id: str, user_id: str | None = None) -> SessionUser | None:
+    def user_of(
+        self, session_id: str, user_id: str | None = None
+    ) -> SessionUser | None:
         """The user a live session belongs to, or ``None`` (CONTRACT.md rule 4)."""
         info = self.get(session_id)
         if info is None or (user_id is not None and info.user.id != user_id):
@@ -282,7 +292,7 @@ class SessionStore:
         rows = pipe.execute()
 
         sessions, stale = [], []
-        for session_id, values in zip(ids, rows):
+        for session_id, values in zip(ids, rows, strict=True):
             info = self._info(session_id, values)
             if info is None or info.user.id != user_id:
                 stale.append(session_id)

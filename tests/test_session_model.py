@@ -42,6 +42,8 @@ class ModelSession:
     rotated_at: float
     tokens: list[str] = field(default_factory=list)  # index = generation
     alive: bool = True
+    #: Closed because a rotated-out token came back.
+    reused: bool = False
 
     @property
     def generation(self) -> int:
@@ -127,7 +129,12 @@ class SessionRules(RuleBasedStateMachine):
         current = session.generation
 
         if not live:
-            with pytest.raises(RefreshTokenInvalid):
+            # A session closed for reuse says so to every token of its family
+            # until its own deadline; any other dead session is just invalid.
+            deadline = min(session.last_used + IDLE, session.created + MAX_AGE)
+            closed_for_reuse = session.reused and now < deadline
+            expected = RefreshTokenReused if closed_for_reuse else RefreshTokenInvalid
+            with pytest.raises(expected):
                 self.store.rotate(token, None, None)
         elif generation == current:
             rotation = self.store.rotate(token, None, None)
@@ -142,6 +149,7 @@ class SessionRules(RuleBasedStateMachine):
             with pytest.raises(RefreshTokenReused):
                 self.store.rotate(token, None, None)
             session.alive = False
+            session.reused = True
 
     @invariant()
     def listing_matches_the_model(self) -> None:

@@ -11,7 +11,7 @@ from flask import Flask
 
 from app.clock import ManualClock
 from app.errors import RefreshTokenInvalid, RefreshTokenReused
-from app.sessions import SessionStore, SessionUser, session_key
+from app.sessions import SessionStore, SessionUser, session_key, tombstone_key
 from tests.conftest import ME, ORIGIN, REFRESH, SESSIONS, Api, AppFactory, code
 from tests.servers import live_server
 
@@ -152,8 +152,35 @@ def test_reuse_revokes_the_current_token_too(
     clock.advance(11)
     with pytest.raises(RefreshTokenReused):
         store.rotate(first.token, None, None)
+    # The victim's current token is refused as reuse too, so the user learns
+    # why the session ended rather than seeing an ordinary sign-out.
+    with pytest.raises(RefreshTokenReused) as caught:
+        store.rotate(current.token, None, None)
+    assert caught.value.current_generation is None
+    assert store.get(first.session_id) is None
+
+
+def test_reuse_tombstone_ends_at_the_sessions_deadline(
+    store: SessionStore, clock: ManualClock
+) -> None:
+    first = store.create(ANN, None, None)
+    current = store.rotate(first.token, None, None)
+    clock.advance(11)
+    with pytest.raises(RefreshTokenReused):
+        store.rotate(first.token, None, None)
+    assert 0 < store.redis.pttl(tombstone_key(first.session_id))
+    clock.advance(store.settings.refresh_token_ttl)
     with pytest.raises(RefreshTokenInvalid):
         store.rotate(current.token, None, None)
+
+
+def test_revoked_session_answers_invalid_not_reused(store: SessionStore) -> None:
+    first = store.create(ANN, None, None)
+    current = store.rotate(first.token, None, None)
+    store.revoke(first.session_id)
+    for token in (first.token, current.token):
+        with pytest.raises(RefreshTokenInvalid):
+            store.rotate(token, None, None)
 
 
 def test_reuse_leaves_the_users_other_sessions_alone(
@@ -179,7 +206,7 @@ def test_reuse_kills_the_sessions_access_tokens(api: Api, clock: ManualClock) ->
     assert code(api.call(ME, token=access_token)) == "UNAUTHENTICATED"
 
 
-def test_reuse_over_the_api_answers_reused_then_invalid(
+def test_reuse_over_the_api_answers_reused_to_thief_and_victim(
     api: Api, clock: ManualClock
 ) -> None:
     api.register()
@@ -190,7 +217,7 @@ def test_reuse_over_the_api_answers_reused_then_invalid(
     api.set_refresh_cookie(stolen)
     assert code(api.refresh()) == "REFRESH_TOKEN_REUSED"
     api.set_refresh_cookie(current)
-    assert code(api.refresh()) == "REFRESH_TOKEN_INVALID"
+    assert code(api.refresh()) == "REFRESH_TOKEN_REUSED"
 
 
 def test_forged_token_is_invalid_and_changes_nothing(store: SessionStore) -> None:
@@ -320,9 +347,12 @@ def test_admin_may_revoke_anyones_session(app: Flask) -> None:
 # -- listing ---------------------------------------------------------------
 
 
-def test_sessions_lists_live_sessions_and_marks_the_current_one(app: Flask) -> None:
+def test_sessions_lists_live_sessions_and_marks_the_current_one(
+    app: Flask, clock: ManualClock
+) -> None:
     phone, laptop = Api(app, user_agent="Phone"), Api(app, user_agent="Laptop")
     phone.register()
+    clock.advance(1)
     laptop.login()
     sessions = laptop.call(SESSIONS)["data"]["sessions"]
     assert [s["userAgent"] for s in sessions] == ["Phone", "Laptop"]
