@@ -65,6 +65,7 @@ def public_error(err: BaseException, where: object) -> ServiceError:
 def format_error(error: GraphQLError) -> dict[str, Any]:
     """Shape one error of an execution result for the response body."""
     original = error.original_error
+    public: ServiceError
     if error.path is None:
         # A request error: a variable graphql-core could not coerce. Its own
         # messages speak of the client's input only; another exception's
