@@ -7,8 +7,9 @@
   store compares, so ``ANN@x.test`` or a full-width letter in the domain
   does not open a fresh window for the same account.
 - ``registerUser`` per client address (``REGISTER_RATE_LIMIT``).
-- A generous ceiling per address for every cookie operation
-  (:data:`COOKIE_OPERATIONS_LIMIT`), counted before execution.
+- A generous ceiling per address for the cookie operations that sign in,
+  register or sign out (:data:`COOKIE_OPERATIONS_LIMIT`), counted before
+  execution; :mod:`app.graphql.view` leaves ``refreshToken`` out.
 
 The client address is ``request.remote_addr``, which believes
 ``X-Forwarded-For`` only through ``TRUSTED_PROXIES`` hops (ProxyFix).
