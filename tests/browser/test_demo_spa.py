@@ -181,11 +181,6 @@ def test_replayed_stolen_cookie_shows_the_thief_the_reuse_screen(
     screenshot(thief, "signed-out-reused")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the server deletes a session closed for reuse, so the victim's "
-    "current refresh token then reads as REFRESH_TOKEN_INVALID, not _REUSED",
-)
 def test_replayed_stolen_cookie_shows_the_victim_the_reuse_screen(
     serve_demo: ServeDemo, new_context: NewContext
 ) -> None:
