@@ -88,11 +88,15 @@ def test_models_match_the_migrations(app: Flask) -> None:
     flask_db(app, "check")  # exits 1 when autogenerate finds a difference
 
 
-def test_the_migrated_schema_serves_the_service(app: Flask) -> None:
+def test_the_migrated_schema_stores_users_and_rotates_keys(app: Flask) -> None:
     flask_db(app, "upgrade")
     with app.app_context():
         state = app.extensions["token_service"]
         user = state.users.register("Ann@X.test", "correct horse")
         assert state.users.authenticate("ann@x.test", "correct horse").id == user.id
-        assert state.keys.jwks()["keys"]
+        first = state.keys.signing_key()
+        second = state.keys.rotate()
+        published = {key["kid"] for key in state.keys.jwks()["keys"]}
+        assert published == {first.kid, second.kid}
+        assert state.keys.get(first.kid).retired_at is not None
         db.session.remove()
