@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 5000
 WORKERS ?= 2
 
-.PHONY: run test test-fast test-cluster test-browser demo browser-deps migrate lint typecheck clean
+.PHONY: run test test-fast test-cluster test-browser demo browser-deps migrate lint typecheck clean soak
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -55,6 +55,12 @@ test-fast: $(VENV)/.test
 ## masters and three replicas instead of a single server.
 test-cluster: $(VENV)/.test
 	TEST_REDIS=cluster $(BIN)/pytest -q -m "redis and not browser"
+
+## Mixed traffic against gunicorn and a real Redis on loopback, then a check
+## that Redis gives its keys and memory back: `make soak SOAK_SECONDS=300`.
+SOAK_SECONDS ?= 60
+soak: $(VENV)/.test
+	$(BIN)/python bench/soak.py --duration $(SOAK_SECONDS)
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check app tests bench
