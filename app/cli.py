@@ -127,9 +127,12 @@ def _read_password() -> str:
 @click.argument("email")
 @click.option("--admin", is_flag=True, help="Make the user an administrator.")
 def users_create(email: str, admin: bool) -> None:
-    """Create a user. The password is asked for twice on a terminal, else
-    read as one line of standard input; never an argument, which every user
-    of the host could read in the process list."""
+    """Create a user.
+
+    The password is asked for twice on a terminal, else read as one line of
+    standard input; never an argument, which every user of the host could
+    read in the process list.
+    """
     user = _admin().create_user(email, _read_password(), admin=admin)
     click.echo(f"created {user.user_type} {user.email} (id {user.id})")
 
@@ -152,8 +155,11 @@ def users_list() -> None:
 @click.argument("email")
 @click.argument("user_type", metavar="admin|user", type=click.Choice(USER_TYPES))
 def users_set_type(email: str, user_type: str) -> None:
-    """Make a user an admin or a plain user. Their sessions are revoked, so
-    that none goes on carrying the old type; they sign in again."""
+    """Make a user an admin or a plain user.
+
+    Their sessions are revoked, so that none goes on carrying the old type;
+    they sign in again.
+    """
     user, revoked = _admin().set_user_type(email, user_type)
     click.echo(f"{user.email} is {user_type}; "
                f"revoked {console.plural(revoked, 'session')}")
@@ -168,7 +174,10 @@ sessions = AdminGroup("sessions", help="List, inspect and revoke sessions.")
 @click.option("--user", "email", metavar="EMAIL", help="Only this user's sessions.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array.")
 def sessions_list(email: str | None, as_json: bool) -> None:
-    """List live sessions, oldest first: every user's, unless --user."""
+    """List live sessions, oldest first.
+
+    Every user's sessions, or with --user one user's.
+    """
     found = _admin().list_sessions(email)
     if as_json:
         click.echo(json.dumps([console.session_json(s) for s in found], indent=2))
@@ -193,8 +202,12 @@ def sessions_show(session_id: str, as_json: bool) -> None:
 @sessions.command("revoke")
 @click.argument("session_id", metavar="ID")
 def sessions_revoke(session_id: str) -> None:
-    """Revoke one session: its refresh token and its access tokens stop
-    working at once."""
+    """Revoke one session.
+
+    Its refresh token and its access tokens stop working here at once;
+    services that verify access tokens through the JWKS alone accept them
+    until they expire (CONTRACT.md rule 4).
+    """
     revoked = _admin().revoke_session(session_id)
     owner = console.printable(revoked.user.email)
     click.echo(f"revoked session {revoked.id} of {owner}")
@@ -285,9 +298,15 @@ def keys_rotate() -> None:
 @with_appcontext
 def events(follow: bool, as_json: bool, types: tuple[str, ...],
            email: str | None) -> None:
-    """Print the security events kept in Redis, oldest first: sign-ins and
-    failed ones, registrations, refresh-token reuse, logouts, revocations
-    and administrators' changes."""
+    """Print the security events kept in Redis, oldest first.
+
+    Sign-ins and failed ones, registrations, refresh-token reuse, logouts,
+    revocations and administrators' changes. The stream keeps the newest
+    EVENTS_MAX events. TYPE is one of: login, login_failed, register,
+    refresh_reused, logout, logout_all, session_revoked,
+    user_sessions_revoked, all_sessions_revoked, user_created,
+    user_type_changed, key_rotated, rate_limited.
+    """
     shape = console.event_json if as_json else console.event_line
     try:
         for event in _admin().events(types=types, email=email, follow=follow):

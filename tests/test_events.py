@@ -13,7 +13,7 @@ from flask import Flask
 
 from app.cli import operator
 from app.clock import ManualClock
-from app.events import RETENTION, STREAM
+from app.events import LEVELS, RETENTION, STREAM
 from tests.admin_cli import Cli
 from tests.conftest import Api, AppFactory, code
 from tests.servers import free_port
@@ -293,3 +293,9 @@ def test_events_reads_every_page_of_the_stream(cli: Cli, app: Flask) -> None:
     assert len(printed) == 2345
     assert printed[-1]["detail"] == {"email": "2344@x.test"}
     assert len({e["id"] for e in printed}) == 2345
+
+
+def test_events_help_names_every_event_type(cli: Cli) -> None:
+    shown = " ".join(cli.ok("events", "--help").split())
+
+    assert all(f" {kind}," in shown or f" {kind}." in shown for kind in LEVELS)
