@@ -105,6 +105,17 @@ def test_tampered_payload_is_refused(tokens: AccessTokens) -> None:
         tokens.verify(assemble(header, {**claims, "sub": "admin"}, signature))
 
 
+@pytest.mark.parametrize("junk", ["!", "=", " ", "*"])
+def test_a_header_segment_with_junk_is_refused_though_its_kid_reads(
+    tokens: AccessTokens, junk: str
+) -> None:
+    """The kid comes from a quick read of the header; the strict parse decides."""
+    token = tokens.issue("u", "s")[0]
+    header, rest = token.split(".", 1)
+    with pytest.raises(Unauthenticated):
+        tokens.verify(header[:8] + junk + header[8:] + "." + rest)
+
+
 @pytest.mark.parametrize(
     "claim,value", [("iss", "evil"), ("aud", "other"), ("aud", ["api", "other"])]
 )
