@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 5000
 WORKERS ?= 2
 
-.PHONY: run test test-fast test-cluster test-browser demo browser-deps migrate lint typecheck clean soak
+.PHONY: run test test-fast test-cluster test-browser demo browser-deps migrate lint typecheck clean soak bench bench-deps
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -61,6 +61,23 @@ test-cluster: $(VENV)/.test
 SOAK_SECONDS ?= 60
 soak: $(VENV)/.test
 	$(BIN)/python bench/soak.py --duration $(SOAK_SECONDS)
+
+## This service beside flask-jwt-extended and a bare WSGI floor, then the
+## login cost (README, "Performance"). The benchmark has a venv of its own,
+## the only place flask-jwt-extended is installed; wrk comes from Debian.
+## `make bench BENCH_ROUNDS=5 BENCH_DURATION=10`; bench/run.py lists the knobs.
+BENCH_VENV := bench/.venv
+$(BENCH_VENV)/.ready: requirements.txt bench/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet -r bench/requirements.txt
+	touch $@
+
+bench-deps:
+	@command -v wrk >/dev/null || { \
+	  apt-get update -qq && apt-get install -y -qq wrk; }
+
+bench: $(BENCH_VENV)/.ready bench-deps
+	$(BENCH_VENV)/bin/python -m bench.run
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check app tests bench

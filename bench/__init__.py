@@ -1,0 +1,1 @@
+"""Benchmarks of the token service against flask-jwt-extended and a floor."""
