@@ -50,14 +50,18 @@ def _flag(value: str) -> bool:
 
 
 def _origins(value: str) -> tuple[str, ...]:
-    parts = (part.strip().rstrip("/") for part in value.split(","))
-    origins = tuple(part for part in parts if part)
+    stripped = (part.strip().rstrip("/") for part in value.split(","))
+    origins = tuple(part for part in stripped if part)
     for origin in origins:
-        parts = urlsplit(origin)
-        if origin == "*" or parts.scheme not in ("http", "https") or not parts.netloc:
+        url = urlsplit(origin)
+        if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError(f"{origin!r} is not an origin like https://app.example")
-        if parts.path or parts.query or parts.fragment:
+        if url.path or url.query or url.fragment or url.username or url.password:
             raise ValueError(f"{origin!r} must be scheme://host[:port] only")
+        if "*" in url.netloc:
+            # Origins are compared literally; a wildcard would never match
+            # and suggests a pattern this service does not support.
+            raise ValueError(f"{origin!r}: wildcards are not supported")
     return origins
 
 

@@ -51,7 +51,8 @@ def normalize_email(email: str) -> str:
         checked = validate_email(email.strip(), check_deliverability=False,
                                  test_environment=True)
     except EmailNotValidError as err:
-        raise BadUserInput(f"Invalid e-mail address: {err}") from err
+        # The library's wording stays on the server; the client gets ours.
+        raise BadUserInput("Invalid e-mail address.") from err
     return checked.normalized.lower()
 
 

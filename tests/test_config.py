@@ -89,6 +89,8 @@ def test_any_combination_of_lifetimes_is_valid(tmp_path: Path) -> None:
         ("CORS_ORIGINS", "*"),
         ("CORS_ORIGINS", "app.example"),
         ("CORS_ORIGINS", "https://app.example/path"),
+        ("CORS_ORIGINS", "https://*.example"),
+        ("CORS_ORIGINS", "https://user@app.example"),
         ("LOGIN_RATE_LIMIT", "lots"),
         ("REDIS_URL", "http://127.0.0.1:6379"),
         ("REFRESH_COOKIE_NAME", "a b"),
