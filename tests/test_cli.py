@@ -33,7 +33,8 @@ def signed_in(app: Flask, email: str = "ann@x.test", agent: str = "pytest") -> A
 
 
 def listed(cli: Cli, *args: str) -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = json.loads(cli.ok("sessions", "list", "--json", *args))
+    rows: list[dict[str, object]] = json.loads(
+        cli.ok("sessions", "list", "--json", *args))
     return rows
 
 

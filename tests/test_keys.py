@@ -16,7 +16,7 @@ from app import create_app
 from app.clock import ManualClock
 from app.keys import LEEWAY
 from tests.admin_cli import Cli
-from tests.conftest import FAST_HASH, ME, AppFactory, Api, code
+from tests.conftest import FAST_HASH, ME, Api, AppFactory, code
 
 TTL = 300
 REFRESH = 30
@@ -70,7 +70,9 @@ def rotate(cli: Cli) -> str:
 
 
 def test_keys_list_before_any_sign_in_says_none_exist(cli: Cli) -> None:
-    assert cli.ok("keys", "list") == "no signing keys yet: the first sign-in makes one\n"
+    out = cli.ok("keys", "list")
+
+    assert out == "no signing keys yet: the first sign-in makes one\n"
 
 
 def test_keys_list_shows_the_key_that_signs(cli: Cli, ann: Api) -> None:
