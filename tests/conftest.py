@@ -39,11 +39,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: drives a real Chromium")
     config.addinivalue_line("markers", "postgres: needs TEST_DATABASE_URL")
     config.addinivalue_line("markers", "redis: uses the shared Redis (TEST_REDIS)")
+    config.addinivalue_line("markers", "own_redis: starts the Redis it tests itself")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "redis_url" in getattr(item, "fixturenames", ()):
+        if "redis_url" in getattr(item, "fixturenames", ()) and \
+                item.get_closest_marker("own_redis") is None:
             item.add_marker(pytest.mark.redis)
 
 

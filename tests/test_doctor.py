@@ -21,6 +21,8 @@ from tests.cluster import Cluster
 from tests.conftest import FAST_HASH
 from tests.servers import RedisServer, free_port
 
+pytestmark = pytest.mark.own_redis
+
 GUNICORN = os.path.join(os.path.dirname(sys.executable), "gunicorn")
 
 
