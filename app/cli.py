@@ -36,6 +36,10 @@ from .users import USER_TYPES
 EXIT_REFUSED = 1
 EXIT_UNAVAILABLE = 3
 
+#: Session ids and kids are base64url and may begin with "-": read them as
+#: arguments, not as options nobody defined.
+_IDS = {"ignore_unknown_options": True}
+
 #: What a command may meet that is no bug: a refusal, or a store it cannot reach.
 _EXPECTED = (ServiceError, RedisError, RedisClusterException, SQLAlchemyError)
 
@@ -187,7 +191,7 @@ def sessions_list(email: str | None, as_json: bool) -> None:
         click.echo("no live sessions")
 
 
-@sessions.command("show")
+@sessions.command("show", context_settings=_IDS)
 @click.argument("session_id", metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object.")
 def sessions_show(session_id: str, as_json: bool) -> None:
@@ -199,7 +203,7 @@ def sessions_show(session_id: str, as_json: bool) -> None:
         click.echo(console.session_fields(found))
 
 
-@sessions.command("revoke")
+@sessions.command("revoke", context_settings=_IDS)
 @click.argument("session_id", metavar="ID")
 def sessions_revoke(session_id: str) -> None:
     """Revoke one session.
@@ -260,7 +264,7 @@ def keys_list() -> None:
     click.echo(console.table(console.KEY_HEADERS, [console.key_row(k) for k in found]))
 
 
-@keys.command("show")
+@keys.command("show", context_settings=_IDS)
 @click.argument("kid")
 def keys_show(kid: str) -> None:
     """Show one key and its public JWK; never the private key."""

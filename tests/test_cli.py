@@ -390,3 +390,11 @@ def test_revoke_all_yes_signs_everyone_out(cli: Cli, app: Flask) -> None:
     assert all(code(c.call(ME)) == "UNAUTHENTICATED" for c in clients)
     assert all(code(c.refresh()) == "REFRESH_TOKEN_INVALID" for c in clients)
     assert listed(cli) == []
+
+
+@pytest.mark.parametrize("command", [["sessions", "show"], ["sessions", "revoke"]])
+def test_a_session_id_may_begin_with_a_dash(cli: Cli, command: list[str]) -> None:
+    # base64url ids begin with "-" one time in 64
+    dashed = "-k2a_he1xopByJN39X4hLA"
+
+    assert cli.fails(*command, dashed) == f"error: no live session {dashed}"

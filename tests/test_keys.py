@@ -219,3 +219,7 @@ def test_rotation_with_hs256_keeps_the_secret_out_of_every_output(
     shown = cli.ok("keys", "show", new)
     assert "{" not in shown  # no JWK: a shared secret is never published
     assert jwks_kids(app) == []
+
+
+def test_a_kid_may_begin_with_a_dash(cli: Cli) -> None:
+    assert cli.fails("keys", "show", "-x4hLA") == "error: no key -x4hLA"
