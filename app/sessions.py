@@ -250,11 +250,15 @@ class SessionStore:
     def revoke_user(self, user_id: str) -> int:
         """Revoke every session of ``user_id``; returns how many were live."""
         index = user_key(user_id)
+        members = self.redis.smembers(index)
         revoked = 0
-        for session_id in self.redis.smembers(index):
+        for session_id in members:
             if self.revoke(session_id, owner=user_id) == user_id:
                 revoked += 1
-        self.redis.delete(index)
+        if members:
+            # Only the ids read: a session started meanwhile keeps its entry,
+            # or no later revoke_user could find it.
+            self.redis.srem(index, *members)
         return revoked
 
     # -- reading --------------------------------------------------------
