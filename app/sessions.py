@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from . import user_agents
 from .clock import Clock
 from .config import Settings
 from .errors import RefreshTokenInvalid, RefreshTokenReused
@@ -37,7 +38,6 @@ from .redis_scripts import CREATE, REVOKE, ROTATE
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 _TOKEN = re.compile(r"^([A-Za-z0-9_-]{22})\.(0|[1-9][0-9]{0,8})\.([A-Za-z0-9_-]{43})$")
-_MAX_USER_AGENT = 256
 
 _FIELDS = ("u", "c", "l", "a", "ua", "ip", "e", "t", "uc")
 
@@ -174,7 +174,7 @@ class SessionStore:
         self._create(
             keys=[session_key(session_id)],
             args=[
-                now, absolute, lifetime, user.id, (user_agent or "")[:_MAX_USER_AGENT],
+                now, absolute, lifetime, user.id, user_agents.compact(user_agent),
                 ip_address or "", user.email, user.user_type[0], int(user.created_at),
             ],
         )
@@ -202,7 +202,7 @@ class SessionStore:
                 _ms(self.clock.now()),
                 _ms(self.settings.refresh_token_ttl),
                 _ms(self.settings.refresh_reuse_grace),
-                (user_agent or "")[:_MAX_USER_AGENT],
+                user_agents.compact(user_agent),
                 ip_address or "",
             ],
         )
