@@ -10,7 +10,7 @@ from app import create_app
 from app.clock import ManualClock
 from app.users import Argon2Parameters, Users
 from tests.admin_cli import Cli
-from tests.conftest import FAST_HASH, AppFactory
+from tests.conftest import CLUSTER_MODE, FAST_HASH, AppFactory
 from tests.servers import free_port
 
 PASSWORD = "correct horse"
@@ -55,8 +55,8 @@ def redis_down(make_app: AppFactory) -> Flask:
 def database_down(redis_url: str, tmp_path: object, clock: ManualClock) -> Flask:
     """An app whose SQLite file lies in a directory that does not exist."""
     return create_app(
-        {"REDIS_URL": redis_url, "DATABASE_URL": f"sqlite:///{tmp_path}/gone/db.sqlite3",
-         **FAST_HASH},
+        {"REDIS_URL": redis_url, "REDIS_CLUSTER": CLUSTER_MODE,
+         "DATABASE_URL": f"sqlite:///{tmp_path}/gone/db.sqlite3", **FAST_HASH},
         clock=clock, environ={},
     )
 
