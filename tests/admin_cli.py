@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,9 +13,11 @@ from flask import Flask
 
 from app import create_app
 from app.clock import SystemClock
+from tests.conftest import Api, code
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLASK = os.path.join(os.path.dirname(sys.executable), "flask")
+PASSWORD = "correct horse"
 
 
 class Cli:
@@ -37,6 +40,22 @@ class Cli:
         result = self(*args, input=input)
         assert_one_line_failure(result.exit_code, result.stdout, result.stderr, status)
         return result.stderr.strip()
+
+
+def signed_in(app: Flask, email: str = "ann@x.test", agent: str = "pytest") -> Api:
+    """A client signed in as ``email``, registering it on first use."""
+    api = Api(app, user_agent=agent)
+    body = api.login(email, PASSWORD)
+    if code(body) == "INVALID_CREDENTIALS":
+        body = api.register(email, PASSWORD)
+    assert code(body) is None, body
+    return api
+
+
+def listed(cli: Cli, *args: str) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = json.loads(
+        cli.ok("sessions", "list", "--json", *args))
+    return rows
 
 
 def assert_one_line_failure(exit_code: int, stdout: str, stderr: str,
