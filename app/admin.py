@@ -39,7 +39,7 @@ class KeyState:
 
 
 @dataclass(frozen=True)
-class Rotation:
+class KeyRotation:
     """The outcome of ``keys rotate``, with the bounds an operator relies on."""
 
     new: RingKey
@@ -218,7 +218,7 @@ class Admin:
         expired = until.timestamp() <= self.keys.clock.now()
         return KeyState(key, "expired" if expired else "retired", until)
 
-    def rotate_key(self) -> Rotation:
+    def rotate_key(self) -> KeyRotation:
         """Start signing with a new key; the old one keeps verifying.
 
         Each worker reloads the ring every ``KEY_RING_REFRESH`` seconds, so
@@ -232,7 +232,7 @@ class Admin:
         pruned = self.keys.prune()
         self.log.record("key_rotated", kid=new.kid, retired=retired, pruned=pruned,
                         by=self.actor)
-        return Rotation(new, retired, self.keys.settings.key_ring_refresh,
+        return KeyRotation(new, retired, self.keys.settings.key_ring_refresh,
                         self.keys.retention)
 
     # -- events -----------------------------------------------------------
