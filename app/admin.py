@@ -233,7 +233,7 @@ class Admin:
         self.log.record("key_rotated", kid=new.kid, retired=retired, pruned=pruned,
                         by=self.actor)
         return KeyRotation(new, retired, self.keys.settings.key_ring_refresh,
-                        self.keys.retention)
+                           self.keys.retention)
 
     # -- events -----------------------------------------------------------
 
