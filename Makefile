@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 5000
 WORKERS ?= 2
 
-.PHONY: run test test-fast test-cluster test-browser demo browser-deps migrate lint typecheck clean soak bench bench-deps
+.PHONY: run test test-fast test-cluster test-browser demo browser-deps migrate lint typecheck clean soak bench bench-deps bench-memory
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -78,6 +78,11 @@ bench-deps:
 
 bench: $(BENCH_VENV)/.ready bench-deps
 	$(BENCH_VENV)/bin/python -m bench.run
+
+## Bytes per session with a million sessions in a fresh Redis, and refresh
+## and `me` at 1 k against 1 M sessions (a few minutes).
+bench-memory: $(BENCH_VENV)/.ready bench-deps
+	$(BENCH_VENV)/bin/python -m bench.memory
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check app tests bench

