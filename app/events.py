@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -135,7 +135,7 @@ class EventLog:
 def _event(entry_id: str, fields: dict[str, str]) -> Event:
     return Event(
         id=entry_id,
-        time=datetime.fromtimestamp(float(fields["t"]), timezone.utc),
+        time=datetime.fromtimestamp(float(fields["t"]), UTC),
         type=fields["type"],
         user_id=fields.get("user") or None,
         session_id=fields.get("session") or None,
