@@ -13,7 +13,7 @@ Settings, from the environment:
 - ``BENCH_CONNECTIONS`` (4): clients, each on its own connection and thread.
 - ``BENCH_WORKERS`` (the number of cores): gunicorn sync workers per target
   (:mod:`bench.gunicorn_conf`).
-- ``BENCH_LOGINS`` (15): logins timed for the login cost.
+- ``BENCH_LOGINS`` (21): logins timed for the login cost.
 """
 
 from __future__ import annotations
