@@ -27,7 +27,7 @@ from .models import User
 from .rate_limits import RateLimits
 from .redis_client import unavailable
 from .sessions import SESSION_ID, Rotation, SessionInfo, SessionStore, SessionUser
-from .users import Users, created_at
+from .users import Users, created_at, normalize_email
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class Auth:
             user = self.users.authenticate(email, password)
         except InvalidCredentials:
             self.limits.hit_login(email, client.ip_address)
-            self.events.record("login_failed", email=email.strip().lower()[:320],
+            self.events.record("login_failed", email=_loggable_email(email),
                                **_where(client))
             raise
         grant = self._start(user, client)
@@ -253,3 +253,15 @@ def _require_session(caller: Caller) -> None:
 
 def _where(client: Client) -> dict[str, str | None]:
     return {"ip_address": client.ip_address, "user_agent": client.user_agent}
+
+
+def _loggable_email(email: str) -> str:
+    """The address of a failed login, or a placeholder if it is not one.
+
+    Users type passwords into the e-mail field; such text must reach neither
+    the log nor the event stream.
+    """
+    try:
+        return normalize_email(email)
+    except BadUserInput:
+        return "(not an e-mail address)"

@@ -71,6 +71,18 @@ def test_registration_and_sign_ins_are_events_with_the_client(
         assert event["userAgent"] == "Firefox/128"
 
 
+def test_a_password_typed_as_the_email_is_not_recorded(
+    cli: Cli, app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = Api(app)
+    with caplog.at_level(logging.INFO):
+        body = api.login("hunter2-secret", "hunter2-secret")
+    assert code(body) == "INVALID_CREDENTIALS"
+    failed = one(cli, "login_failed")
+    assert failed["detail"] == {"email": "(not an e-mail address)"}
+    assert "hunter2" not in caplog.text
+
+
 def test_refresh_reuse_names_the_generations_and_both_clients(
     cli: Cli, app: Flask, clock: ManualClock
 ) -> None:
