@@ -49,7 +49,7 @@ def cookie_findings(settings: Settings) -> list[Finding]:
             "anyone on the path can read it",
             "serve HTTPS (TLS at the proxy) and remove COOKIE_SECURE",
         )]
-    if not settings.refresh_cookie_name.startswith("__Host-"):
+    if not settings.refresh_cookie_name.startswith(("__Host-", "__Secure-")):
         return [Finding(
             "cookie", False,
             f"the refresh cookie {settings.refresh_cookie_name!r} has no __Host- "

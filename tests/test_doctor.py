@@ -123,6 +123,14 @@ def test_cookie_without_secure_is_a_warning(tmp_path: Any,
     assert "change: serve HTTPS" in result.output
 
 
+def test_secure_cookie_without_a_prefix_is_a_warning(
+    tmp_path: Any, sound_redis: RedisServer
+) -> None:
+    result = doctor(doctor_app(tmp_path, sound_redis.url, REFRESH_COOKIE_NAME="rt"))
+    assert "WARN  cookie: the refresh cookie 'rt' has no __Host- prefix" \
+        in result.output
+
+
 def test_origins_on_two_sites_are_a_warning(tmp_path: Any,
                                             sound_redis: RedisServer) -> None:
     app = doctor_app(tmp_path, sound_redis.url,
