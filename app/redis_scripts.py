@@ -10,7 +10,7 @@ from __future__ import annotations
 #: user agent, ip, e-mail, user type code, user created (s).
 CREATE = """
 redis.call('HSET', KEYS[1], 'u', ARGV[4], 'g', 0, 'c', ARGV[1], 'l', ARGV[1],
-  'r', ARGV[1], 'a', ARGV[2], 'ua', ARGV[5], 'ip', ARGV[6], 'e', ARGV[7],
+  'a', ARGV[2], 'ua', ARGV[5], 'ip', ARGV[6], 'e', ARGV[7],
   't', ARGV[8], 'uc', ARGV[9])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
@@ -24,8 +24,8 @@ return 1
 #: The tombstone lives until the session's own deadline, so every holder of
 #: the family, the victim included, learns why it ended.
 ROTATE = """
-local f = redis.call('HMGET', KEYS[1], 'g', 'l', 'a', 'r', 'u', 'e', 't', 'uc',
-  'ua', 'ip')
+local f = redis.call('HMGET', KEYS[1], 'g', 'l', 'a', 'u', 'e', 't', 'uc', 'ua',
+  'ip')
 if not f[1] then
   local until_ms = redis.call('GET', KEYS[2])
   if until_ms and tonumber(ARGV[2]) < tonumber(until_ms) then return {4} end
@@ -34,8 +34,9 @@ end
 local gen = tonumber(f[1])
 local now = tonumber(ARGV[2])
 local idle = tonumber(ARGV[3])
+local last = tonumber(f[2])
 local absolute = tonumber(f[3])
-local deadline = math.min(tonumber(f[2]) + idle, absolute)
+local deadline = math.min(last + idle, absolute)
 if now >= deadline then
   redis.call('DEL', KEYS[1])
   return {0}
@@ -43,19 +44,19 @@ end
 local presented = tonumber(ARGV[1])
 if presented == gen then
   gen = gen + 1
-  redis.call('HSET', KEYS[1], 'g', gen, 'l', ARGV[2], 'r', ARGV[2],
-    'ua', ARGV[5], 'ip', ARGV[6])
+  redis.call('HSET', KEYS[1], 'g', gen, 'l', ARGV[2], 'ua', ARGV[5], 'ip', ARGV[6])
   deadline = math.min(now + idle, absolute)
   redis.call('PEXPIRE', KEYS[1], deadline - now)
-  return {1, gen, deadline - now, f[5], f[6], f[7], f[8]}
+  return {1, gen, deadline - now, f[4], f[5], f[6], f[7]}
 end
-if presented == gen - 1 and now - tonumber(f[4]) < tonumber(ARGV[4]) then
-  return {2, gen, deadline - now, f[5], f[6], f[7], f[8]}
+-- Only a rotation moves 'l', so it is also the time of the last rotation.
+if presented == gen - 1 and now - last < tonumber(ARGV[4]) then
+  return {2, gen, deadline - now, f[4], f[5], f[6], f[7]}
 end
 if presented < gen then
   redis.call('DEL', KEYS[1])
   redis.call('SET', KEYS[2], string.format('%d', deadline), 'PX', deadline - now)
-  return {3, gen, 0, f[5], f[9], f[10]}
+  return {3, gen, 0, f[4], f[8], f[9]}
 end
 return {0}
 """

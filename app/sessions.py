@@ -23,11 +23,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from redis.exceptions import RedisError
 
 from . import user_agents
 from .clock import Clock
@@ -35,6 +38,8 @@ from .config import Settings
 from .errors import RefreshTokenInvalid, RefreshTokenReused
 from .redis_client import Script
 from .redis_scripts import CREATE, REVOKE, ROTATE
+
+logger = logging.getLogger(__name__)
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 _TOKEN = re.compile(r"^([A-Za-z0-9_-]{22})\.(0|[1-9][0-9]{0,8})\.([A-Za-z0-9_-]{43})$")
@@ -167,7 +172,7 @@ class SessionStore:
         # never miss one that did.
         index = user_key(user.id)
         pipe = self.redis.pipeline(transaction=False)
-        pipe.sadd(index, session_id)
+        pipe.hset(index, session_id, "")
         pipe.pexpire(index, _ms(self.settings.session_max_age))
         pipe.execute()
 
@@ -244,13 +249,18 @@ class SessionStore:
             return None
         if status == -1:
             return str(reply[1])
-        self.redis.srem(user_key(str(reply[1])), session_id)
+        try:
+            self.redis.hdel(user_key(str(reply[1])), session_id)
+        except RedisError as err:
+            # The session is revoked; its index entry is repaired lazily.
+            logger.warning("index of session %s not updated: %s", session_id,
+                           err.__class__.__name__)
         return str(reply[1])
 
     def revoke_user(self, user_id: str) -> int:
         """Revoke every session of ``user_id``; returns how many were live."""
         index = user_key(user_id)
-        members = self.redis.smembers(index)
+        members = self.redis.hkeys(index)
         revoked = 0
         for session_id in members:
             if self.revoke(session_id, owner=user_id) == user_id:
@@ -258,7 +268,7 @@ class SessionStore:
         if members:
             # Only the ids read: a session started meanwhile keeps its entry,
             # or no later revoke_user could find it.
-            self.redis.srem(index, *members)
+            self.redis.hdel(index, *members)
         return revoked
 
     # -- reading --------------------------------------------------------
@@ -286,7 +296,7 @@ class SessionStore:
     def list_user(self, user_id: str) -> list[SessionInfo]:
         """The live sessions of ``user_id``, oldest first; repairs the index."""
         index = user_key(user_id)
-        ids = sorted(self.redis.smembers(index))
+        ids = sorted(self.redis.hkeys(index))
         if not ids:
             return []
 
@@ -303,7 +313,7 @@ class SessionStore:
             else:
                 sessions.append(info)
         if stale:
-            self.redis.srem(index, *stale)
+            self.redis.hdel(index, *stale)
         return sorted(sessions, key=lambda s: s.created_at)
 
     def iter_all(self) -> Iterator[SessionInfo]:

@@ -72,8 +72,8 @@ class Batched:
     def pipeline(self, transaction: bool = False) -> Batched:
         return self
 
-    def sadd(self, key: str, *members: str) -> None:
-        self.pipe.sadd(key, *members)
+    def hset(self, key: str, field: str, value: str) -> None:
+        self.pipe.hset(key, field, value)
 
     def pexpire(self, key: str, milliseconds: int) -> None:
         self.pipe.pexpire(key, milliseconds)

@@ -363,3 +363,16 @@ def test_unreachable_cluster_answers_service_unavailable(make_app: AppFactory) -
     assert seconds < DEADLINE
     answer = app.test_client().get("/readyz")
     assert answer.status_code == 503 and answer.get_json()["down"] == ["redis"]
+
+
+def test_logout_that_cannot_reach_redis_keeps_the_cookie(
+    app: Flask, server: RedisServer
+) -> None:
+    api = Api(app)
+    api.register()
+    server.stop()
+    response = api.post(LOGOUT)
+    assert code(response.get_json()) == "SERVICE_UNAVAILABLE"
+    assert "Set-Cookie" not in response.headers  # the user can try again
+    server.start()
+    assert api.call(LOGOUT)["data"]["logout"] is True

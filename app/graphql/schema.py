@@ -139,9 +139,12 @@ class Mutation(graphene.ObjectType):
     @staticmethod
     def resolve_logout(root: None, info: Any) -> bool:
         context = _context(info)
-        context.clear_cookie()  # CONTRACT.md: cleared either way
-        return context.auth.logout(context.raw_refresh_cookie, context.bearer,
-                                   context.client)
+        revoked = context.auth.logout(context.raw_refresh_cookie, context.bearer,
+                                      context.client)
+        # CONTRACT.md: cleared whether or not there was a session; but not when
+        # the revocation itself failed, so the user can still try again.
+        context.clear_cookie()
+        return revoked
 
     @staticmethod
     def resolve_logout_all(root: None, info: Any) -> int:
