@@ -18,7 +18,7 @@ from app.clock import ManualClock
 from app.models import db
 from app.redis_client import client_options
 from tests.cluster import Cluster
-from tests.servers import RedisServer
+from tests.servers import RedisServer, live_server
 
 ORIGIN = "http://127.0.0.1:5000"
 
@@ -44,8 +44,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "redis_url" in getattr(item, "fixturenames", ()) and \
-                item.get_closest_marker("own_redis") is None:
+        if (
+            "redis_url" in getattr(item, "fixturenames", ())
+            and item.get_closest_marker("own_redis") is None
+        ):
             item.add_marker(pytest.mark.redis)
 
 
@@ -93,7 +95,9 @@ def clock() -> ManualClock:
     return ManualClock(1_800_000_000.0)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     """Every database the suite can reach; PostgreSQL when TEST_DATABASE_URL is set."""
     if request.param == "postgresql":
@@ -115,10 +119,19 @@ AppFactory = Callable[..., Flask]
 def make_app(redis_url: str, sqlite_url: str, clock: ManualClock) -> AppFactory:
     """Build an app on the test Redis and a fresh database; settings override."""
 
-    def build(config: dict[str, Any] | None = None, *, app_clock: Any = None,
-              database_url: str | None = None) -> Flask:
-        settings = {"REDIS_URL": redis_url, "DATABASE_URL": database_url or sqlite_url,
-                    "REDIS_CLUSTER": CLUSTER_MODE, **FAST_HASH, **(config or {})}
+    def build(
+        config: dict[str, Any] | None = None,
+        *,
+        app_clock: Any = None,
+        database_url: str | None = None,
+    ) -> Flask:
+        settings = {
+            "REDIS_URL": redis_url,
+            "DATABASE_URL": database_url or sqlite_url,
+            "REDIS_CLUSTER": CLUSTER_MODE,
+            **FAST_HASH,
+            **(config or {}),
+        }
         app = create_app(settings, clock=app_clock or clock, environ={})
         with app.app_context():
             reset_database()
@@ -143,35 +156,50 @@ def app(make_app: AppFactory) -> Flask:
 class Api:
     """A GraphQL client over Flask's test client, with a cookie jar."""
 
-    def __init__(self, app: Flask, origin: str | None = ORIGIN,
-                 user_agent: str = "pytest") -> None:
+    def __init__(
+        self, app: Flask, origin: str | None = ORIGIN, user_agent: str = "pytest"
+    ) -> None:
         self.app = app
         self.client = app.test_client()
         self.origin = origin
         self.user_agent = user_agent
         self.access_token: str | None = None
 
-    def post(self, query: str, variables: dict[str, Any] | None = None,
-             token: str | None = None, **headers: str) -> Any:
+    def post(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        token: str | None = None,
+        **headers: str,
+    ) -> Any:
         sent = {"User-Agent": self.user_agent, **headers}
         if self.origin:
             sent.setdefault("Origin", self.origin)
         bearer = token or self.access_token
         if bearer:
             sent.setdefault("Authorization", f"Bearer {bearer}")
-        return self.client.post("/graphql", json={"query": query, "variables": variables},
-                                headers=sent)
+        return self.client.post(
+            "/graphql", json={"query": query, "variables": variables}, headers=sent
+        )
 
-    def call(self, query: str, variables: dict[str, Any] | None = None,
-             token: str | None = None) -> dict[str, Any]:
+    def call(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        token: str | None = None,
+    ) -> dict[str, Any]:
         response = self.post(query, variables, token)
         body: dict[str, Any] = response.get_json()
         return body
 
     # -- the operations of CONTRACT.md ----------------------------------
 
-    def register(self, email: str = "ann@x.test", password: str = "correct horse") -> Any:
-        return self._grant("registerUser", REGISTER, {"email": email, "password": password})
+    def register(
+        self, email: str = "ann@x.test", password: str = "correct horse"
+    ) -> Any:
+        return self._grant(
+            "registerUser", REGISTER, {"email": email, "password": password}
+        )
 
     def login(self, email: str = "ann@x.test", password: str = "correct horse") -> Any:
         return self._grant("loginUser", LOGIN, {"email": email, "password": password})
@@ -205,7 +233,9 @@ LOGIN = """mutation($email: String!, $password: String!) {
     accessToken tokenType expiresIn user { id email userType createdAt } } }"""
 REFRESH = "mutation { refreshToken { accessToken expiresIn user { id email } } }"
 ME = "{ me { id email userType createdAt } }"
-SESSIONS = "{ sessions { id createdAt lastUsedAt expiresAt userAgent ipAddress current } }"
+SESSIONS = (
+    "{ sessions { id createdAt lastUsedAt expiresAt userAgent ipAddress current } }"
+)
 
 
 def code(body: dict[str, Any]) -> str | None:
@@ -217,3 +247,12 @@ def code(body: dict[str, Any]) -> str | None:
 @pytest.fixture
 def api(app: Flask) -> Api:
     return Api(app)
+
+
+@pytest.fixture
+def http(app: Flask) -> Iterator[Any]:
+    """The app (as the test module builds it) on a real HTTP server."""
+    from tests.graphql_http import Http  # it imports this module's queries
+
+    with live_server(app) as server:
+        yield Http(server.url)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -28,12 +27,6 @@ LOGOUT = "mutation { logout }"
 @pytest.fixture
 def app(make_app: AppFactory) -> Flask:
     return make_app({"REFRESH_TOKEN_TTL": IDLE, "SESSION_MAX_AGE": ABSOLUTE})
-
-
-@pytest.fixture
-def http(app: Flask) -> Iterator[Http]:
-    with live_server(app) as server:
-        yield Http(server.url)
 
 
 def _cookie(response: requests.Response) -> tuple[str, str, dict[str, str]]:

@@ -7,7 +7,6 @@ changed: no user created, no session started, no token rotated or revoked.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -34,12 +33,6 @@ LOGOUT = "mutation { logout }"
 def app(make_app: AppFactory) -> Flask:
     # No grace: a token rotated by a refused request would then read as reuse.
     return make_app({"REFRESH_REUSE_GRACE": 0})
-
-
-@pytest.fixture
-def http(app: Flask) -> Iterator[Http]:
-    with live_server(app) as server:
-        yield Http(server.url)
 
 
 def _signed_in(http: Http) -> tuple[str, str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,12 +28,6 @@ LIMITS = {"GRAPHQL_MAX_DEPTH": 3, "GRAPHQL_MAX_ALIASES": 3}
 @pytest.fixture
 def app(make_app: AppFactory) -> Flask:
     return make_app(LIMITS)
-
-
-@pytest.fixture
-def http(app: Flask) -> Iterator[Http]:
-    with live_server(app) as server:
-        yield Http(server.url)
 
 
 def _refused(response: requests.Response, code: str, status: int = 400) -> None:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
 from html.parser import HTMLParser
 
 import pytest
 import requests
-from flask import Flask
 
 from app.web import DEMO_DIST
 from tests.conftest import REFRESH, AppFactory
@@ -21,12 +19,6 @@ HARDENING = {
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
 }
-
-
-@pytest.fixture
-def http(app: Flask) -> Iterator[Http]:
-    with live_server(app) as server:
-        yield Http(server.url)
 
 
 def _policy(response: requests.Response) -> dict[str, list[str]]:

@@ -28,12 +28,6 @@ def app(make_app: AppFactory) -> Flask:
 
 
 @pytest.fixture
-def http(app: Flask) -> Iterator[Http]:
-    with live_server(app) as server:
-        yield Http(server.url)
-
-
-@pytest.fixture
 def proxied(make_app: AppFactory) -> Iterator[Http]:
     """A server behind one trusted proxy hop."""
     with live_server(make_app({**LIMITS, "TRUSTED_PROXIES": 1})) as server:
