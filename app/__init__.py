@@ -30,6 +30,7 @@ def create_app(
     *,
     clock: Clock | None = None,
     environ: Mapping[str, str] | None = None,
+    instance_path: str | None = None,
 ) -> Flask:
     """Build the application.
 
@@ -37,7 +38,10 @@ def create_app(
         CONTRACT.md (``{"ACCESS_TOKEN_TTL": 5}``).
     :param clock: the time source of tokens and sessions; tests pass a
         :class:`~app.clock.ManualClock`.
-    :param environ: the environment to read instead of ``os.environ``.
+    :param environ: the environment to read instead of ``os.environ`` and
+        the ``.env`` file.
+    :param instance_path: the folder of the embedded Redis and the default
+        SQLite database; ``instance/`` in the repository root by default.
     :raises app.config.ConfigError: a setting is malformed or insecure.
     """
     from . import cli
@@ -46,10 +50,10 @@ def create_app(
     from .service import TokenService
     from .web import bp as web_bp
 
-    instance_path = os.path.join(ROOT, "instance")
+    instance_path = instance_path or os.path.join(ROOT, "instance")
     settings = load_settings(
         config, environ=environ, instance_path=instance_path,
-        dotenv_path=os.path.join(ROOT, ".env"),
+        dotenv_path=os.path.join(ROOT, ".env") if environ is None else None,
     )
     for warning in settings.warnings:
         logger.warning("%s", warning)
