@@ -56,14 +56,16 @@ def apply(response: Response) -> Response:
     A response that says nothing about caching gets ``no-store``: only the
     JWKS and the SPA's files are meant to be cached, and they say so.
     """
-    headers = response.headers
-    for name, value in HEADERS.items():
-        headers.setdefault(name, value)
-
+    wanted = dict(HEADERS)
     is_page = response.mimetype == "text/html"
-    headers.setdefault("Content-Security-Policy",
-                       SPA_POLICY if is_page else API_POLICY)
-    headers.setdefault("Cache-Control", "no-store")
+    wanted["Content-Security-Policy"] = SPA_POLICY if is_page else API_POLICY
+    wanted["Cache-Control"] = "no-store"
     if request.is_secure:
-        headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
+        wanted["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
+
+    # One pass over the headers already set, then one extend: a setdefault
+    # per header would scan them all again for each of the nine.
+    present = {name.lower() for name in response.headers.keys()}
+    response.headers.extend([(name, value) for name, value in wanted.items()
+                             if name.lower() not in present])
     return response
