@@ -1,30 +1,35 @@
 """CPU per request of refresh and ``me``, in-process, without gunicorn.
 
-Drives the service and the floor (:mod:`bench.floor`) through werkzeug's test
-client against one throw-away Redis, and prints the process CPU time of the
-best of ``--repeat`` runs of ``--requests`` calls each: a quick way to see
-what a change to the request path saves, before ``make bench`` measures it
-under load. Each client carries its rotated refresh cookie into its next
-call, as in the benchmark.
+Calls the WSGI callables of the service and of the floor (:mod:`bench.floor`)
+directly, as a server would, against one throw-away Redis, and prints the
+process CPU time of the best of ``--repeat`` runs of ``--requests`` calls
+each: a quick way to see what a change to the request path saves, before
+``make bench`` measures it under load. Refresh carries each rotated cookie
+into the next call, as the benchmark's clients do; ``me`` sends a bearer
+token and no cookie.
 
 Usage: ``.venv/bin/python -m bench.inprocess [--requests N] [--repeat N]
-[--profile refresh|me]``. The machine's noise is a few tens of µs.
+[--profile refresh|me [--sort tottime|cumtime]]``. On a busy machine the
+noise is a few tens of µs: run it more than once.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import os
 import pstats
 import secrets
 import tempfile
 import time
 from collections.abc import Callable
+from io import BytesIO
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from werkzeug.test import Client
+from werkzeug.test import EnvironBuilder
 
 from tests.servers import RedisServer
 
@@ -41,6 +46,34 @@ def _pem() -> str:
                              serialization.NoEncryption()).decode()
 
 
+class Caller:
+    """One client of a WSGI app: a fixed request, and the cookie it was given."""
+
+    def __init__(self, app: Any, path: str, headers: dict[str, str],
+                 body: bytes = b"") -> None:
+        self.app = app
+        self.body = body
+        self.environ = EnvironBuilder(path, method="POST", headers=headers,
+                                      data=body,
+                                      content_type="application/json").get_environ()
+        self.cookie: str | None = None
+
+    def __call__(self) -> bytes:
+        environ = dict(self.environ, **{"wsgi.input": BytesIO(self.body)})
+        if self.cookie:
+            environ["HTTP_COOKIE"] = self.cookie
+        return b"".join(self.app(environ, self._start))
+
+    def _start(self, status: str, headers: list[tuple[str, str]]) -> None:
+        for name, value in headers:
+            if name.lower() == "set-cookie":
+                self.cookie = value.partition(";")[0]
+
+
+def _json(query: str) -> bytes:
+    return json.dumps({"query": query}).encode()
+
+
 def service(redis_url: str, pem: str) -> dict[str, Callable[[], object]]:
     """The service's refresh and ``me`` calls, each one request."""
     from app import create_app
@@ -55,21 +88,14 @@ def service(redis_url: str, pem: str) -> dict[str, Callable[[], object]]:
     }, environ={})
     with app.app_context():
         db.create_all()
-    client = app.test_client()
-    answer = client.post("/graphql", headers={"Origin": ORIGIN}, json={
-        "query": 'mutation { registerUser(email: "bench@example.com", '
-                 'password: "correct horse battery staple") { accessToken } }',
-    }).get_json()
-    bearer = {"Authorization": "Bearer "
-              + answer["data"]["registerUser"]["accessToken"]}
-
-    def refresh() -> object:
-        return client.post("/graphql", headers={"Origin": ORIGIN},
-                           json={"query": REFRESH})
-
-    def me() -> object:
-        return client.post("/graphql", headers=bearer, json={"query": ME})
-
+    register = Caller(app, "/graphql", {"Origin": ORIGIN}, _json(
+        'mutation { registerUser(email: "bench@example.com", '
+        'password: "correct horse battery staple") { accessToken } }'))
+    answer = json.loads(register())
+    bearer = "Bearer " + answer["data"]["registerUser"]["accessToken"]
+    refresh = Caller(app, "/graphql", {"Origin": ORIGIN}, _json(REFRESH))
+    refresh.cookie = register.cookie
+    me = Caller(app, "/graphql", {"Authorization": bearer}, _json(ME))
     return {"refresh": refresh, "me": me}
 
 
@@ -79,16 +105,12 @@ def floor(redis_url: str, pem: str) -> dict[str, Callable[[], object]]:
                       FLOOR_SECRET=secrets.token_hex(32), ACCESS_TOKEN_TTL="3600")
     from bench import floor as bare
 
-    client = Client(bare.app)
-    answer = client.post("/login", json={"id": "1", "email": "bench@example.com"})
-    bearer = {"Authorization": "Bearer " + answer.get_json()["accessToken"]}
-
-    def refresh() -> object:
-        return client.post("/refresh", headers={"Origin": ORIGIN})
-
-    def me() -> object:
-        return client.post("/me", headers=bearer)
-
+    login = Caller(bare.app, "/login", {},
+                   json.dumps({"id": "1", "email": "bench@example.com"}).encode())
+    bearer = "Bearer " + json.loads(login())["accessToken"]
+    refresh = Caller(bare.app, "/refresh", {"Origin": ORIGIN})
+    refresh.cookie = login.cookie
+    me = Caller(bare.app, "/me", {"Authorization": bearer})
     return {"refresh": refresh, "me": me}
 
 
@@ -111,6 +133,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--profile", choices=("refresh", "me"),
                         help="print the service's cProfile for one scenario")
+    parser.add_argument("--sort", choices=("tottime", "cumtime"), default="tottime",
+                        help="the order of --profile's lines")
     options = parser.parse_args()
 
     redis_server = RedisServer().start()
@@ -123,7 +147,7 @@ def main() -> None:
                 call()
             profile = cProfile.Profile()
             profile.runcall(lambda: [call() for _ in range(options.requests)])
-            pstats.Stats(profile).sort_stats("tottime").print_stats(40)
+            pstats.Stats(profile).sort_stats(options.sort).print_stats(40)
             return
         bare = floor(redis_server.url, pem)
         print("scenario  service µs  floor µs  floor/service")
