@@ -9,12 +9,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
-from flask_cors import CORS
 from flask_migrate import Migrate
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .clock import Clock, SystemClock
 from .config import Settings, load_settings
+from .cors import Cors
 from .models import db
 from .origins import AllowedOrigins
 
@@ -81,19 +81,12 @@ def create_app(
         )
     # CORS on the GraphQL endpoint only: exact origins with credentials, never
     # "*", and no allow-list echoed to requests that carry no Origin.
-    CORS(
-        app,
-        resources={GRAPHQL_PATH: {
-            "origins": AllowedOrigins(settings.cors_origins).cors_patterns(),
-        }},
-        supports_credentials=True,
-        allow_headers=["Content-Type", "Authorization"],
+    Cors(
+        AllowedOrigins(settings.cors_origins), GRAPHQL_PATH,
         methods=["GET", "POST"],
+        headers=["Content-Type", "Authorization"],
         max_age=PREFLIGHT_MAX_AGE,
-        vary_header=True,
-        send_wildcard=False,
-        always_send=False,
-    )
+    ).init_app(app)
 
     app.extensions["token_service"] = TokenService(settings, clock or SystemClock())
     app.register_blueprint(graphql_bp)

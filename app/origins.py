@@ -11,7 +11,6 @@ opaque origin ``null`` that sandboxed frames and ``file:`` pages send.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 
@@ -23,24 +22,10 @@ class AllowedOrigins:
     """
 
     def __init__(self, origins: Iterable[str]) -> None:
-        self._origins = tuple(origins)
-        self._folded = frozenset(origin.casefold() for origin in self._origins)
+        self._folded = frozenset(origin.casefold() for origin in origins)
 
     def allows(self, origin: str | None) -> bool:
         """Whether a request carrying this ``Origin`` header is trusted."""
         if not origin:
             return False
         return origin.casefold() in self._folded
-
-    def cors_patterns(self) -> list[re.Pattern[str]]:
-        """The allow-list in the form flask-cors matches without guessing.
-
-        flask-cors treats a string holding ``[``, ``?``, ``*`` or ``$`` as a
-        regular expression matched at the start only, so an IPv6 origin such
-        as ``http://[::1]:5173`` would become a character class. Escaped,
-        anchored patterns keep every origin a literal.
-        """
-        return [
-            re.compile(re.escape(origin) + r"\Z", re.IGNORECASE)
-            for origin in self._origins
-        ]

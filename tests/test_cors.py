@@ -109,7 +109,7 @@ def test_cors_covers_the_graphql_endpoint_only(http: Http, path: str) -> None:
 
 
 def test_an_ipv6_origin_is_matched_as_a_literal(make_app: AppFactory) -> None:
-    """flask-cors would read ``[::1]`` as a regular expression character class."""
+    """``[::1]`` is compared as text, never read as a pattern."""
     app = make_app({"CORS_ORIGINS": "http://[::1]:5173"})
     with live_server(app) as server:
         http = Http(server.url)
