@@ -144,34 +144,39 @@ def test_twenty_concurrent_refreshes_get_one_identical_successor(
 # -- rule 3: reuse revokes the whole session -----------------------------
 
 
-def test_reuse_revokes_the_current_token_too(
-    store: SessionStore, clock: ManualClock
-) -> None:
+def replay_after_grace(store: SessionStore, clock: ManualClock) -> tuple[str, str]:
+    """Rotate once, replay the first token after the grace window (reuse).
+
+    :returns: the session id and the victim's current token.
+    """
     first = store.create(ANN, None, None)
     current = store.rotate(first.token, None, None)
     clock.advance(11)
     with pytest.raises(RefreshTokenReused):
         store.rotate(first.token, None, None)
+    return first.session_id, current.token
+
+
+def test_reuse_revokes_the_current_token_too(
+    store: SessionStore, clock: ManualClock
+) -> None:
+    session_id, current = replay_after_grace(store, clock)
     # The victim's current token is refused as reuse too, so the user learns
     # why the session ended rather than seeing an ordinary sign-out.
     with pytest.raises(RefreshTokenReused) as caught:
-        store.rotate(current.token, None, None)
+        store.rotate(current, None, None)
     assert caught.value.current_generation is None
-    assert store.get(first.session_id) is None
+    assert store.get(session_id) is None
 
 
 def test_reuse_tombstone_ends_at_the_sessions_deadline(
     store: SessionStore, clock: ManualClock
 ) -> None:
-    first = store.create(ANN, None, None)
-    current = store.rotate(first.token, None, None)
-    clock.advance(11)
-    with pytest.raises(RefreshTokenReused):
-        store.rotate(first.token, None, None)
-    assert 0 < store.redis.pttl(tombstone_key(first.session_id))
+    session_id, current = replay_after_grace(store, clock)
+    assert 0 < store.redis.pttl(tombstone_key(session_id))
     clock.advance(store.settings.refresh_token_ttl)
     with pytest.raises(RefreshTokenInvalid):
-        store.rotate(current.token, None, None)
+        store.rotate(current, None, None)
 
 
 def test_revoked_session_answers_invalid_not_reused(store: SessionStore) -> None:

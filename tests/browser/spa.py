@@ -76,24 +76,21 @@ def watch_wire(context: BrowserContext) -> Wire:
 
 def register(page: Page, url: str, email: str) -> str:
     """Register ``email`` through the form at ``url``; return its access token."""
-    page.goto(f"{url}/#/register")
-    page.get_by_test_id("email").fill(email)
-    page.get_by_test_id("password").fill(PASSWORD)
-    with page.expect_response(answering("registerUser")) as answer:
-        page.get_by_test_id("submit").click()
-    token: str = answer.value.json()["data"]["registerUser"]["accessToken"]
-    page.get_by_test_id("page-profile").wait_for()
-    return token
+    return _submit(page, f"{url}/#/register", email, "registerUser")
 
 
 def sign_in(page: Page, url: str, email: str) -> str:
     """Sign ``email`` in through the form at ``url``; return its access token."""
-    page.goto(f"{url}/#/signin")
+    return _submit(page, f"{url}/#/signin", email, "loginUser")
+
+
+def _submit(page: Page, form: str, email: str, operation: str) -> str:
+    page.goto(form)
     page.get_by_test_id("email").fill(email)
     page.get_by_test_id("password").fill(PASSWORD)
-    with page.expect_response(answering("loginUser")) as answer:
+    with page.expect_response(answering(operation)) as answer:
         page.get_by_test_id("submit").click()
-    token: str = answer.value.json()["data"]["loginUser"]["accessToken"]
+    token: str = answer.value.json()["data"][operation]["accessToken"]
     page.get_by_test_id("page-profile").wait_for()
     return token
 
