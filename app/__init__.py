@@ -16,7 +16,6 @@ from .clock import Clock, SystemClock
 from .config import Settings, load_settings
 from .cors import Cors
 from .models import db
-from .origins import AllowedOrigins
 
 logger = logging.getLogger(__name__)
 
@@ -79,16 +78,16 @@ def create_app(
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops
         )
+    service = TokenService(settings, clock or SystemClock())
+    app.extensions["token_service"] = service
     # CORS on the GraphQL endpoint only: exact origins with credentials, never
     # "*", and no allow-list echoed to requests that carry no Origin.
     Cors(
-        AllowedOrigins(settings.cors_origins), GRAPHQL_PATH,
+        service.origins, GRAPHQL_PATH,
         methods=["GET", "POST"],
         headers=["Content-Type", "Authorization"],
         max_age=PREFLIGHT_MAX_AGE,
     ).init_app(app)
-
-    app.extensions["token_service"] = TokenService(settings, clock or SystemClock())
     app.register_blueprint(graphql_bp)
     app.register_blueprint(web_bp)
     cli.register(app)

@@ -21,6 +21,7 @@ from .graphql.documents import DocumentCache, Limits
 from .graphql.schema import schema
 from .graphql.view import GRAPHQL_PATH
 from .keys import KeyRing
+from .origins import AllowedOrigins
 from .rate_limits import RateLimits
 from .redis_client import connect
 from .server_secrets import REFRESH_MAC, SecretStore
@@ -41,6 +42,8 @@ class TokenService:
             parallelism=settings.argon2_parallelism,
         ))
         self.cookies = RefreshCookie(settings, GRAPHQL_PATH)
+        #: The one origin rule of the CORS headers and the CSRF check.
+        self.origins = AllowedOrigins(settings.cors_origins)
         self.schema = schema.graphql_schema
         self.documents = DocumentCache(self.schema, Limits(
             max_depth=settings.graphql_max_depth,

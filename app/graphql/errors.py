@@ -13,9 +13,6 @@ import logging
 from typing import Any
 
 from graphql import GraphQLError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError as RedisReadOnlyError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..errors import BadUserInput, RequestRefused, ServiceError, ServiceUnavailable
@@ -23,27 +20,17 @@ from ..redis_client import unavailable
 
 logger = logging.getLogger(__name__)
 
-#: A replica promoted mid-failover answers READONLY until clients follow.
-_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, RedisReadOnlyError)
-
-
 def service_error(err: BaseException) -> ServiceError | None:
     """The public error for ``err``, or ``None`` when it is unexpected."""
     if isinstance(err, ServiceError):
         return err
-    if isinstance(err, _REDIS_DOWN) or _redis_cluster_down(err) or unavailable(err):
+    if unavailable(err):
         return ServiceUnavailable("redis")
     if isinstance(err, OperationalError) or (
         isinstance(err, DBAPIError) and err.connection_invalidated
     ):
         return ServiceUnavailable("database")
     return None
-
-
-def _redis_cluster_down(err: BaseException) -> bool:
-    from redis.exceptions import ClusterDownError, ClusterError
-
-    return isinstance(err, (ClusterDownError, ClusterError))
 
 
 def public_error(err: BaseException, where: object) -> ServiceError:

@@ -21,7 +21,6 @@ on the developer's machine can use.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
@@ -37,7 +36,6 @@ from ..errors import (
     RequestRefused,
     ServiceError,
 )
-from ..origins import AllowedOrigins
 from .documents import Prepared
 from .errors import format_error, public_error, refusal, shape_error
 
@@ -157,11 +155,6 @@ def _operation(prepared: Prepared,
 _UNCOUNTED = frozenset({"refreshToken"})
 
 
-@lru_cache(maxsize=8)
-def _allowed(origins: tuple[str, ...]) -> AllowedOrigins:
-    return AllowedOrigins(origins)
-
-
 def _admit(state: Any) -> tuple[Prepared, dict[str, Any] | None, str | None]:
     """Everything decided before execution.
 
@@ -178,8 +171,7 @@ def _admit(state: Any) -> tuple[Prepared, dict[str, Any] | None, str | None]:
         # CONTRACT.md: a cookie operation needs an allowed Origin. SameSite
         # keeps the cookie off cross-site requests already; this also stops
         # a sibling subdomain (same site) and old browsers.
-        if not _allowed(state.settings.cors_origins).allows(
-                request.headers.get("Origin")):
+        if not state.origins.allows(request.headers.get("Origin")):
             raise CsrfCheckFailed()
         if cookie_field not in _UNCOUNTED:
             state.limits.hit_cookie_operation(request.remote_addr)
