@@ -72,7 +72,10 @@ class Caller:
 
 
 def session_user(user: User) -> SessionUser:
-    created = created_at(user).timestamp()
+    """What a session keeps of ``user``: its creation time in whole seconds,
+    so that every answer (``loginUser``, ``refreshToken``, ``me``) shows the
+    same ``createdAt``."""
+    created = float(int(created_at(user).timestamp()))
     return SessionUser(user.id, user.email, user.user_type, created)
 
 
@@ -197,11 +200,7 @@ class Auth:
         logger.warning("redis unavailable (%s): session %s of user %s verified "
                        "by signature only", err.__class__.__name__, claims["sid"],
                        claims["sub"])
-        # Whole seconds, as the session keeps them, so `me` reads the same.
-        user = session_user(record)
-        user = SessionUser(user.id, user.email, user.user_type,
-                           float(int(user.created_at)))
-        return Caller(claims, user, session_checked=False)
+        return Caller(claims, session_user(record), session_checked=False)
 
     def logout_all(self, caller: Caller, client: Client) -> int:
         _require_session(caller)

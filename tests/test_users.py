@@ -12,7 +12,7 @@ from flask import Flask
 from app.errors import BadUserInput, EmailTaken, InvalidCredentials
 from app.models import User, db
 from app.users import Argon2Parameters, Users
-from tests.conftest import Api, AppFactory, code
+from tests.conftest import ME, Api, AppFactory, code
 
 
 @pytest.fixture
@@ -131,3 +131,13 @@ def test_register_over_the_api_refuses_taken_and_bad_input(api: Api) -> None:
     assert code(Api(api.app).register("ANN@x.test")) == "EMAIL_TAKEN"
     assert code(Api(api.app).register("not-an-email")) == "BAD_USER_INPUT"
     assert code(Api(api.app).register("bob@x.test", "short")) == "BAD_USER_INPUT"
+
+
+def test_every_answer_shows_the_same_created_at(api: Api) -> None:
+    registered = api.register()["data"]["registerUser"]["user"]["createdAt"]
+    logged_in = api.login()["data"]["loginUser"]["user"]["createdAt"]
+    refreshed = api.call(
+        "mutation { refreshToken { user { createdAt } } }"
+    )["data"]["refreshToken"]["user"]["createdAt"]
+    me = api.call(ME)["data"]["me"]["createdAt"]
+    assert registered == logged_in == refreshed == me
