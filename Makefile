@@ -85,7 +85,7 @@ bench-memory: $(BENCH_VENV)/.ready bench-deps
 	$(BENCH_VENV)/bin/python -m bench.memory
 
 lint: $(VENV)/.test
-	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff check app tests bench migrations
 	$(BIN)/mypy app
 
 clean:

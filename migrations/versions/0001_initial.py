@@ -1,13 +1,12 @@
 """users, signing keys and server secrets
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-12-03
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0001'
