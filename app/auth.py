@@ -236,6 +236,9 @@ class Auth:
         rotation = self.sessions.create(
             session_user(user), client.user_agent, client.ip_address
         )
+        for ended in rotation.ended:
+            self.events.record("session_revoked", user_id=user.id, session_id=ended,
+                               **_where(client), reason="session limit")
         access_token, ttl = self.tokens.issue(user.id, rotation.session_id)
         return Grant(access_token, ttl, rotation)
 

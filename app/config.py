@@ -130,6 +130,9 @@ DEFAULTS: dict[str, Setting] = {
     "ARGON2_MEMORY_COST": Setting(_positive, "65536", "argon2id memory, KiB"),
     "ARGON2_PARALLELISM": Setting(_positive, "4", "argon2id lanes"),
     "EVENTS_MAX": Setting(_positive, "100000", "security events kept in Redis"),
+    "SESSIONS_PER_USER": Setting(
+        _positive, "100", "live sessions one user may hold at once"
+    ),
 }
 
 
@@ -164,6 +167,7 @@ class Settings:
     argon2_memory_cost: int
     argon2_parallelism: int
     events_max: int
+    sessions_per_user: int
     instance_path: str
     warnings: tuple[str, ...] = field(default=(), compare=False)
 

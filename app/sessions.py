@@ -8,10 +8,11 @@ rotates. Because the successor of generation *n* is always the same string,
 the grace rule (CONTRACT.md rule 2) hands every concurrent caller the same
 successor without storing it.
 
-Every key of one session is ``s:{<session id>}``: one key, one hash slot, so
-each rotation and revocation is one atomic Lua script on a single Redis and on
-a Redis Cluster alike. ``u:{<user id>}`` indexes a user's sessions; it is a
-superset repaired lazily, and the session key is the truth.
+A session id is ``<user id>:<12 random characters>``. All the sessions of a
+user are fields of one hash, ``u:{<user id>}`` (laid out in
+:mod:`app.redis_scripts`): one key, one hash slot, so each rotation and
+revocation, a user's included, is one atomic Lua script on a single Redis and
+on a Redis Cluster alike, and a session costs no Redis key of its own.
 
 Deadlines are kept in milliseconds in the hash and checked in the scripts
 against the caller's clock; the Redis TTL only reclaims memory, so a
@@ -23,41 +24,36 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import logging
 import re
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from . import user_agents
 from .clock import Clock
 from .config import Settings
 from .errors import RefreshTokenInvalid, RefreshTokenReused
 from .redis_client import Script
-from .redis_scripts import CREATE, REVOKE, ROTATE
+from .redis_scripts import CREATE, REVOKE, REVOKE_USER, ROTATE
 
-logger = logging.getLogger(__name__)
-
-SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
-_TOKEN = re.compile(r"^([A-Za-z0-9_-]{22})\.(0|[1-9][0-9]{0,8})\.([A-Za-z0-9_-]{43})$")
-
-_FIELDS = ("u", "c", "l", "a", "ua", "ip", "e", "t", "uc")
-
-
-def session_key(session_id: str) -> str:
-    return "s:{" + session_id + "}"
-
-
-def tombstone_key(session_id: str) -> str:
-    """Marks a session closed for reuse; same hash slot as the session."""
-    return "r:{" + session_id + "}"
+#: ``<user id>:<12 random characters>``.
+SESSION_ID = re.compile(r"^([A-Za-z0-9_-]{1,64}):([A-Za-z0-9_-]{12})$")
+_TOKEN = re.compile(
+    r"^([A-Za-z0-9_-]{1,64}:[A-Za-z0-9_-]{12})\.(0|[1-9][0-9]{0,8})\."
+    r"([A-Za-z0-9_-]{43})$"
+)
+_USER_FIELDS = ("e", "t", "c")
 
 
 def user_key(user_id: str) -> str:
+    """The hash that holds every session of ``user_id``."""
     return "u:{" + user_id + "}"
+
+
+def session_key(session_id: str) -> str:
+    """The key a session lives in: its user's hash."""
+    return user_key(session_id.rpartition(":")[0])
 
 
 @dataclass(frozen=True)
@@ -91,6 +87,9 @@ class Rotation:
     user: SessionUser
     #: ``False`` when the grace rule answered with an existing successor.
     rotated: bool = True
+    #: Sessions of the same user that a new one ended, to stay within
+    #: ``SESSIONS_PER_USER``.
+    ended: tuple[str, ...] = ()
 
 
 def _b64(data: bytes) -> str:
@@ -128,6 +127,7 @@ class SessionStore:
         self._create = Script(redis, CREATE)
         self._rotate = Script(redis, ROTATE)
         self._revoke = Script(redis, REVOKE)
+        self._revoke_user = Script(redis, REVOKE_USER)
 
     # -- tokens ---------------------------------------------------------
 
@@ -163,27 +163,26 @@ class SessionStore:
         ip_address: str | None,
     ) -> Rotation:
         """Start a session for ``user``; returns its first refresh token."""
-        session_id = secrets.token_urlsafe(16)
         now = _ms(self.clock.now())
         lifetime = _ms(self.settings.session_lifetime)
-        absolute = now + _ms(self.settings.session_max_age)
-
-        # Index first: the index may name a session that failed to start,
-        # never miss one that did.
-        index = user_key(user.id)
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(index, session_id, "")
-        pipe.pexpire(index, _ms(self.settings.session_max_age))
-        pipe.execute()
-
-        self._create(
-            keys=[session_key(session_id)],
-            args=[
-                now, absolute, lifetime, user.id, user_agents.compact(user_agent),
-                ip_address or "", user.email, user.user_type[0], int(user.created_at),
-            ],
-        )
-        return Rotation(session_id, self._token(session_id, 0), lifetime // 1000, user)
+        args = [
+            now, now + _ms(self.settings.session_max_age), lifetime,
+            _ms(self.settings.refresh_token_ttl), user_agents.compact(user_agent),
+            ip_address or "", user.email, user.user_type[0], int(user.created_at),
+            self.settings.sessions_per_user,
+        ]
+        # 72 random bits: a clash within one user's sessions is all but
+        # impossible, and the script refuses one rather than overwrite.
+        for _ in range(3):
+            name = secrets.token_urlsafe(9)
+            reply = self._create(keys=[user_key(user.id)], args=[name, *args])
+            if int(reply[0]):
+                session_id = f"{user.id}:{name}"
+                token = self._token(session_id, 0)
+                ended = tuple(f"{user.id}:{other}" for other in reply[1:])
+                return Rotation(session_id, token, lifetime // 1000, user,
+                                ended=ended)
+        raise RuntimeError("no free session id")
 
     def rotate(
         self,
@@ -199,10 +198,12 @@ class SessionStore:
             earlier; the whole session has been revoked.
         """
         session_id, generation = self.parse(token)
+        user_id, _, name = session_id.rpartition(":")
 
         reply = self._rotate(
-            keys=[session_key(session_id), tombstone_key(session_id)],
+            keys=[user_key(user_id)],
             args=[
+                name,
                 generation,
                 _ms(self.clock.now()),
                 _ms(self.settings.refresh_token_ttl),
@@ -216,14 +217,14 @@ class SessionStore:
             raise RefreshTokenInvalid("unknown", session_id)
         if status == 3:
             raise RefreshTokenReused(
-                session_id, reply[3], generation, int(reply[1]),
-                session_user_agent=reply[4] or None, session_ip=reply[5] or None,
+                session_id, user_id, generation, int(reply[1]),
+                session_user_agent=reply[3] or None, session_ip=reply[4] or None,
             )
         if status == 4:
-            raise RefreshTokenReused(session_id, "", generation, None)
+            raise RefreshTokenReused(session_id, user_id, generation, None)
 
         current, remaining = int(reply[1]), int(reply[2])
-        user = SessionUser(reply[3], reply[4], _user_type(reply[5]), float(reply[6]))
+        user = SessionUser(user_id, reply[3], _user_type(reply[4]), float(reply[5]))
         return Rotation(
             session_id,
             self._token(session_id, current),
@@ -236,40 +237,27 @@ class SessionStore:
         """Revoke a live session; returns its user id, or ``None`` if none.
 
         :param owner: when given, revoke only if the session belongs to this
-            user; a session of someone else is left alone and its owner
+            user; a live session of someone else is left alone and its owner
             returned, so the caller can refuse with ``FORBIDDEN``.
         """
-        reply = self._revoke(
-            keys=[session_key(session_id)],
-            args=[owner or "", _ms(self.clock.now()),
-                  _ms(self.settings.refresh_token_ttl)],
-        )
-        status = int(reply[0])
-        if status == 0:
+        match = SESSION_ID.match(session_id)
+        if not match:
             return None
-        if status == -1:
-            return str(reply[1])
-        try:
-            self.redis.hdel(user_key(str(reply[1])), session_id)
-        except RedisError as err:
-            # The session is revoked; its index entry is repaired lazily.
-            logger.warning("index of session %s not updated: %s", session_id,
-                           err.__class__.__name__)
-        return str(reply[1])
+        user_id, name = match[1], match[2]
+        if owner is not None and owner != user_id:
+            return user_id if self.get(session_id) is not None else None
+        revoked = self._revoke(
+            keys=[user_key(user_id)],
+            args=[name, _ms(self.clock.now()), _ms(self.settings.refresh_token_ttl)],
+        )
+        return user_id if revoked else None
 
     def revoke_user(self, user_id: str) -> int:
-        """Revoke every session of ``user_id``; returns how many were live."""
-        index = user_key(user_id)
-        members = self.redis.hkeys(index)
-        revoked = 0
-        for session_id in members:
-            if self.revoke(session_id, owner=user_id) == user_id:
-                revoked += 1
-        if members:
-            # Only the ids read: a session started meanwhile keeps its entry,
-            # or no later revoke_user could find it.
-            self.redis.hdel(index, *members)
-        return revoked
+        """Revoke every session of ``user_id`` at once; returns how many were live."""
+        return int(self._revoke_user(
+            keys=[user_key(user_id)],
+            args=[_ms(self.clock.now()), _ms(self.settings.refresh_token_ttl)],
+        ))
 
     # -- reading --------------------------------------------------------
 
@@ -281,61 +269,77 @@ class SessionStore:
         self, session_id: str, user_id: str | None = None
     ) -> SessionUser | None:
         """The user a live session belongs to, or ``None`` (CONTRACT.md rule 4)."""
-        info = self.get(session_id)
-        if info is None or (user_id is not None and info.user.id != user_id):
+        match = SESSION_ID.match(session_id)
+        if not match or (user_id is not None and match[1] != user_id):
             return None
-        return info.user
+        state, email, kind, created = self.redis.hmget(
+            user_key(match[1]), (match[2], *_USER_FIELDS)
+        )
+        if self._expires(state) is None:
+            return None
+        return SessionUser(match[1], email, _user_type(kind), float(created))
 
     def get(self, session_id: str) -> SessionInfo | None:
         """The live session ``session_id``, or ``None``."""
-        if not SESSION_ID.match(session_id):
+        match = SESSION_ID.match(session_id)
+        if not match:
             return None
-        values = self.redis.hmget(session_key(session_id), _FIELDS)
-        return self._info(session_id, values)
+        name = match[2]
+        values = self.redis.hmget(
+            user_key(match[1]), (name, name + "a", name + "i", *_USER_FIELDS)
+        )
+        return self._info(match[1], name, *values)
 
     def list_user(self, user_id: str) -> list[SessionInfo]:
-        """The live sessions of ``user_id``, oldest first; repairs the index."""
-        index = user_key(user_id)
-        ids = sorted(self.redis.hkeys(index))
-        if not ids:
-            return []
-
-        pipe = self.redis.pipeline(transaction=False)
-        for session_id in ids:
-            pipe.hmget(session_key(session_id), _FIELDS)
-        rows = pipe.execute()
-
-        sessions, stale = [], []
-        for session_id, values in zip(ids, rows, strict=True):
-            info = self._info(session_id, values)
-            if info is None or info.user.id != user_id:
-                stale.append(session_id)
-            else:
-                sessions.append(info)
-        if stale:
-            self.redis.hdel(index, *stale)
-        return sorted(sessions, key=lambda s: s.created_at)
+        """The live sessions of ``user_id``, oldest first."""
+        return self._sessions(user_id, self.redis.hgetall(user_key(user_id)))
 
     def iter_all(self) -> Iterator[SessionInfo]:
         """Every live session; scans the keyspace (for administrators)."""
-        for key in self.redis.scan_iter(match="s:{*}", count=1000):
-            session_id = key[3:-1]
-            info = self.get(session_id)
-            if info is not None:
-                yield info
+        for key in self.redis.scan_iter(match="u:{*}", count=1000):
+            yield from self._sessions(key[3:-1], self.redis.hgetall(key))
 
-    def _info(self, session_id: str, values: list[Any]) -> SessionInfo | None:
-        user_id, created, last, absolute, agent, ip, email, kind, user_created = values
-        if user_id is None:
+    def _sessions(self, user_id: str, fields: dict[str, str]) -> list[SessionInfo]:
+        user = [fields.get(name) for name in _USER_FIELDS]
+        sessions = []
+        for name, state in fields.items():
+            if len(name) == 12:
+                info = self._info(user_id, name, state, fields.get(name + "a"),
+                                  fields.get(name + "i"), *user)
+                if info is not None:
+                    sessions.append(info)
+        return sorted(sessions, key=lambda s: (s.created_at, s.id))
+
+    def _expires(self, state: str | None) -> int | None:
+        """The deadline (ms) of a live session's state, else ``None``."""
+        if state is None or state.startswith("!"):
             return None
-        expires = min(int(last) + _ms(self.settings.refresh_token_ttl), int(absolute))
-        if _ms(self.clock.now()) >= expires:
-            return None  # past its deadline; Redis reclaims the key by TTL
+        _, _, last, absolute = state.split(" ")
+        idle = _ms(self.settings.refresh_token_ttl)
+        expires = min(int(last, 36) + idle, int(absolute, 36))
+        return expires if _ms(self.clock.now()) < expires else None
+
+    def _info(
+        self,
+        user_id: str,
+        name: str,
+        state: str | None,
+        agent: str | None,
+        ip: str | None,
+        email: str | None,
+        kind: str | None,
+        user_created: str | None,
+    ) -> SessionInfo | None:
+        expires = self._expires(state)
+        if expires is None or state is None or email is None:
+            return None  # unknown, closed, or past its deadline
+        _, created, last, _ = state.split(" ")
         return SessionInfo(
-            id=session_id,
-            user=SessionUser(user_id, email, _user_type(kind), float(user_created)),
-            created_at=int(created) / 1000,
-            last_used_at=int(last) / 1000,
+            id=f"{user_id}:{name}",
+            user=SessionUser(user_id, email, _user_type(kind or ""),
+                             float(user_created or 0)),
+            created_at=int(created, 36) / 1000,
+            last_used_at=int(last, 36) / 1000,
             expires_at=expires / 1000,
             user_agent=agent or None,
             ip_address=ip or None,
@@ -347,12 +351,11 @@ class SessionStore:
         """Revoke every live session; returns how many were live.
 
         Scans the keyspace (every primary of a cluster) and revokes each
-        session with the script :meth:`revoke` uses, so a session rotating
-        during the sweep dies all the same. A session started after the
-        sweep began may survive it.
+        user's sessions with the script :meth:`revoke_user` uses, so a
+        session rotating during the sweep dies all the same. A session
+        started after the sweep passed its user may survive it.
         """
         revoked = 0
-        for key in self.redis.scan_iter(match="s:{*}", count=1000):
-            if self.revoke(key[3:-1]) is not None:
-                revoked += 1
+        for key in self.redis.scan_iter(match="u:{*}", count=1000):
+            revoked += self.revoke_user(key[3:-1])
         return revoked

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from app.redis_scripts import CREATE, ROTATE
-from app.sessions import session_key, tombstone_key
+from app.sessions import session_key
 
 COOKIE = "refresh"
 ORIGIN = "http://127.0.0.1:5000"
@@ -109,13 +109,13 @@ def refresh(environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         return _json(start, "401 Unauthorized", {"errors": ["invalid"]})
 
     now = int(time.time() * 1000)
-    reply = _rotate(keys=[session_key(session_id), tombstone_key(session_id)],
-                    args=[generation_text, now, IDLE_MS, GRACE_MS, "", ""])
+    user_id, _, name = session_id.rpartition(":")
+    reply = _rotate(keys=[session_key(session_id)],
+                    args=[name, generation_text, now, IDLE_MS, GRACE_MS, "", ""])
     if int(reply[0]) not in (1, 2):
         return _json(start, "401 Unauthorized", {"errors": ["rejected"]})
 
-    generation, remaining = int(reply[1]), int(reply[2])
-    user_id, email = reply[3], reply[4]
+    generation, remaining, email = int(reply[1]), int(reply[2]), reply[3]
     successor = f"{session_id}.{generation}.{_mac(session_id, generation)}"
     body = {"accessToken": _sign(user_id, session_id), "expiresIn": ACCESS_TTL,
             "user": {"id": user_id, "email": email}}
@@ -130,8 +130,9 @@ def me(environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
     except jwt.PyJWTError:
         return _json(start, "401 Unauthorized", {"errors": ["token"]})
 
-    user_id, email = _redis.hmget(session_key(claims["sid"]), ("u", "e"))
-    if user_id != claims["sub"]:
+    user_id, _, name = claims["sid"].rpartition(":")
+    state, email = _redis.hmget(session_key(claims["sid"]), (name, "e"))
+    if user_id != claims["sub"] or not state or state.startswith("!"):
         return _json(start, "401 Unauthorized", {"errors": ["revoked"]})
     return _json(start, "200 OK", {"data": {"me": {"id": user_id, "email": email}}})
 
@@ -140,10 +141,11 @@ def login(environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
     """Start a session for the user named in the body (set-up only)."""
     length = int(environ.get("CONTENT_LENGTH") or 0)
     user = json.loads(environ["wsgi.input"].read(length))
-    session_id = secrets.token_urlsafe(16)
+    name = secrets.token_urlsafe(9)
+    session_id = f"{user['id']}:{name}"
     now = int(time.time() * 1000)
     _create(keys=[session_key(session_id)],
-            args=[now, now + MAX_AGE_MS, IDLE_MS, user["id"], "", "", user["email"],
+            args=[name, now, now + MAX_AGE_MS, IDLE_MS, IDLE_MS, "", "", user["email"],
                   "u", now // 1000])
     token = f"{session_id}.0.{_mac(session_id, 0)}"
     return _json(start, "200 OK", {"accessToken": _sign(user["id"], session_id)},

@@ -311,8 +311,7 @@ def snapshot(client: redis.Redis) -> dict[str, int]:
     return {
         "keys": int(client.dbsize()),
         "keys_but_events": sum(n for k, n in kinds.items() if k != EVENTS),
-        "sessions": kinds.get("s", 0),
-        "user_indexes": kinds.get("u", 0),
+        "users_with_sessions": kinds.get("u", 0),
         "rate_limit_windows": kinds.get("LIMITS", 0),
         "used_memory": int(memory["used_memory"]),
         "dataset_memory": int(memory["used_memory_dataset"]),
@@ -441,7 +440,7 @@ def render(report: dict[str, Any]) -> str:
                      f"{stats['p95_ms']:>9}{stats['p99_ms']:>9}")
     lines.append(f"{'redis':<22}{'start':>10}{'peak':>12}{'traffic end':>13}"
                  f"{'after TTLs':>12}")
-    for key in ("keys", "sessions", "user_indexes", "rate_limit_windows",
+    for key in ("keys", "users_with_sessions", "rate_limit_windows",
                 "events_stream_entries", "used_memory", "dataset_memory",
                 "events_stream_memory"):
         lines.append(f"{key:<22}{redis_['start'][key]:>10}"

@@ -21,6 +21,8 @@ from tests.cluster import Cluster
 from tests.servers import RedisServer, live_server
 
 ORIGIN = "http://127.0.0.1:5000"
+#: A well-formed session id (``<user id>:<12 characters>``) that names nobody.
+UNKNOWN_SESSION = "0" * 36 + ":" + "A" * 12
 
 #: Cheap argon2 parameters: tests exercise the logic, not the hash cost.
 FAST_HASH = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 1024, "ARGON2_PARALLELISM": 1}

@@ -10,7 +10,7 @@ from flask import Flask
 
 from app.clock import ManualClock
 from tests.admin_cli import PASSWORD, Cli, listed, signed_in
-from tests.conftest import ME, Api, code
+from tests.conftest import ME, UNKNOWN_SESSION, Api, code
 
 SESSION_KEYS = ["id", "userId", "email", "createdAt", "lastUsedAt", "expiresAt",
                 "userAgent", "ipAddress"]
@@ -228,7 +228,9 @@ def test_sessions_show_prints_one_session(cli: Cli, app: Flask) -> None:
     assert "userAgent   Firefox/128" in table
 
 
-@pytest.mark.parametrize("session_id", ["A" * 22, "not an id", "s:{x}"])
+@pytest.mark.parametrize(
+    "session_id", [UNKNOWN_SESSION, "A" * 22, "not an id", "s:{x}"]
+)
 def test_sessions_show_of_an_unknown_session_fails(cli: Cli, session_id: str) -> None:
     assert cli.fails("sessions", "show", session_id) == (
         f"error: no live session {session_id}")

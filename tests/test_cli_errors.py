@@ -10,7 +10,7 @@ from app import create_app
 from app.clock import ManualClock
 from app.users import Argon2Parameters, Users
 from tests.admin_cli import Cli
-from tests.conftest import CLUSTER_MODE, FAST_HASH, AppFactory
+from tests.conftest import CLUSTER_MODE, FAST_HASH, UNKNOWN_SESSION, AppFactory
 from tests.servers import free_port
 
 PASSWORD = "correct horse"
@@ -19,8 +19,8 @@ NEEDS_REDIS = [
     ("sessions", "list"),
     ("sessions", "list", "--json"),
     ("sessions", "list", "--user", "ann@x.test"),
-    ("sessions", "show", "A" * 22),
-    ("sessions", "revoke", "A" * 22),
+    ("sessions", "show", UNKNOWN_SESSION),
+    ("sessions", "revoke", UNKNOWN_SESSION),
     ("sessions", "revoke-user", "ann@x.test"),
     ("sessions", "revoke-all", "--yes"),
     ("users", "set-type", "ann@x.test", "admin"),

@@ -22,7 +22,7 @@ from tests.admin_cli import (
     deployment,
     flask,
 )
-from tests.conftest import Api, code
+from tests.conftest import UNKNOWN_SESSION, Api, code
 from tests.servers import free_port
 
 PASSWORD = "correct horse"
@@ -121,7 +121,7 @@ def test_unknown_session_is_one_line_from_a_real_process(
 ) -> None:
     env = deployment(app, tmp_path)
 
-    done = flask("sessions", "revoke", "A" * 22, env=env)
+    done = flask("sessions", "revoke", UNKNOWN_SESSION, env=env)
 
     assert_one_line_failure(done.returncode, done.stdout, done.stderr, 1)
-    assert done.stderr == f"error: no live session {'A' * 22}\n"
+    assert done.stderr == f"error: no live session {UNKNOWN_SESSION}\n"

@@ -16,7 +16,15 @@ from limits import parse
 from app import create_app
 from app.models import db
 from app.rate_limits import COOKIE_OPERATIONS_LIMIT
-from tests.conftest import CLUSTER_MODE, FAST_HASH, ME, REFRESH, AppFactory
+from app.sessions import session_key
+from tests.conftest import (
+    CLUSTER_MODE,
+    FAST_HASH,
+    ME,
+    REFRESH,
+    UNKNOWN_SESSION,
+    AppFactory,
+)
 from tests.graphql_http import (
     PASSWORD,
     Http,
@@ -29,7 +37,7 @@ from tests.servers import RedisServer, free_port, live_server
 SECRET = "s3cret-in-url"
 LOGOUT = "mutation { logout }"
 #: Well-formed, so that it is refused by its MAC and not by its shape.
-FORGED = "__Host-refresh=" + "A" * 22 + ".0." + "B" * 43
+FORGED = "__Host-refresh=" + UNKNOWN_SESSION + ".0." + "B" * 43
 
 
 def _masked(response: requests.Response, code: str, status: int = 200) -> None:
@@ -130,8 +138,8 @@ def test_an_unexpected_error_in_a_resolver_is_masked_and_logged(
         cookie = cookie_pair(http.register())
         assert cookie is not None
         session_id = cookie.split("=", 1)[1].split(".")[0]
-        # The session's hash replaced by a string: Redis answers WRONGTYPE.
-        redis_client.set("s:{" + session_id + "}", "not a hash")
+        # The sessions' hash replaced by a string: Redis answers WRONGTYPE.
+        redis_client.set(session_key(session_id), "not a hash")
         with caplog.at_level(logging.ERROR, logger="app"):
             response = http.post(REFRESH, cookie=cookie)
 

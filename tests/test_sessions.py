@@ -11,7 +11,7 @@ from flask import Flask
 
 from app.clock import ManualClock
 from app.errors import RefreshTokenInvalid, RefreshTokenReused
-from app.sessions import SessionStore, SessionUser, session_key, tombstone_key
+from app.sessions import SessionStore, SessionUser, session_key
 from tests.conftest import ME, ORIGIN, REFRESH, SESSIONS, Api, AppFactory, code
 from tests.servers import live_server
 
@@ -26,7 +26,8 @@ def store(app: Flask) -> Iterator[SessionStore]:
 
 
 def generation(store: SessionStore, session_id: str) -> int:
-    return int(store.redis.hget(session_key(session_id), "g"))
+    state = store.redis.hget(session_key(session_id), session_id.split(":")[1])
+    return int(state.split(" ")[0], 36)
 
 
 # -- rule 1: rotation ----------------------------------------------------
@@ -173,7 +174,9 @@ def test_reuse_tombstone_ends_at_the_sessions_deadline(
     store: SessionStore, clock: ManualClock
 ) -> None:
     session_id, current = replay_after_grace(store, clock)
-    assert 0 < store.redis.pttl(tombstone_key(session_id))
+    name = session_id.split(":")[1]
+    assert store.redis.hget(session_key(session_id), name).startswith("!")
+    assert 0 < store.redis.pttl(session_key(session_id))
     clock.advance(store.settings.refresh_token_ttl)
     with pytest.raises(RefreshTokenInvalid):
         store.rotate(current, None, None)
@@ -331,8 +334,10 @@ def test_revoke_session_of_another_user_is_forbidden(app: Flask) -> None:
 def test_revoke_unknown_and_malformed_session_ids(api: Api) -> None:
     api.register()
     query = "mutation($id: ID!) { revokeSession(id: $id) }"
-    assert api.call(query, {"id": "A" * 22})["data"]["revokeSession"] is False
+    unknown = "A" * 36 + ":" + "A" * 12
+    assert api.call(query, {"id": unknown})["data"]["revokeSession"] is False
     assert code(api.call(query, {"id": "not an id"})) == "BAD_USER_INPUT"
+    assert code(api.call(query, {"id": "A" * 22})) == "BAD_USER_INPUT"
 
 
 def test_admin_may_revoke_anyones_session(app: Flask) -> None:
@@ -364,12 +369,41 @@ def test_sessions_lists_live_sessions_and_marks_the_current_one(
     assert [s["current"] for s in sessions] == [False, True]
 
 
-def test_user_index_is_repaired_lazily(store: SessionStore) -> None:
+def test_a_session_lost_with_redis_data_is_gone(store: SessionStore) -> None:
     kept = store.create(ANN, None, None)
     lost = store.create(ANN, None, None)
-    store.redis.delete(session_key(lost.session_id))
+    store.redis.hdel(session_key(lost.session_id), lost.session_id.split(":")[1])
     assert [s.id for s in store.list_user(ANN.id)] == [kept.session_id]
-    assert store.redis.hkeys("u:{u-ann}") == [kept.session_id]
+    assert store.get(lost.session_id) is None
+
+
+def test_sessions_past_their_deadline_leave_at_the_next_sign_in(
+    store: SessionStore, clock: ManualClock
+) -> None:
+    store.create(ANN, "Old browser", "10.0.0.1")
+    replay_after_grace(store, clock)  # leaves a tombstone
+    clock.advance(store.settings.refresh_token_ttl)
+    new = store.create(ANN, None, None)
+    fields = store.redis.hkeys(session_key(new.session_id))
+    names = {f for f in fields if len(f) >= 12}
+    assert names == {new.session_id.split(":")[1]}
+
+
+def test_the_users_key_lives_as_long_as_its_longest_session(
+    store: SessionStore,
+) -> None:
+    first = store.create(ANN, None, None)
+    key, lifetime = session_key(first.session_id), store.settings.session_lifetime
+    store.redis.pexpire(key, 1000)  # as if most of its life had passed
+    rotated = store.rotate(first.token, None, None)
+    assert store.redis.pttl(key) / 1000 > lifetime - 5
+    store.redis.pexpire(key, 1000)
+    store.create(ANN, None, None)
+    assert store.redis.pttl(key) / 1000 > lifetime - 5
+    longer = 2 * lifetime  # a longer session holds the key: not shortened
+    store.redis.pexpire(key, int(longer * 1000))
+    store.rotate(rotated.token, None, None)
+    assert store.redis.pttl(key) / 1000 > longer - 5
 
 
 def test_revoke_user_counts_only_live_sessions(store: SessionStore) -> None:
@@ -379,3 +413,67 @@ def test_revoke_user_counts_only_live_sessions(store: SessionStore) -> None:
     assert store.revoke_user(ANN.id) == 2
     assert store.list_user(ANN.id) == []
     assert store.get(bobs.session_id) is not None
+
+
+# -- one user's sessions are bounded ---------------------------------------
+
+
+@pytest.fixture
+def limited(make_app: AppFactory) -> Iterator[SessionStore]:
+    app = make_app({"SESSIONS_PER_USER": 3})
+    with app.app_context():
+        yield app.extensions["token_service"].sessions
+
+
+def test_a_sign_in_past_the_limit_ends_the_session_nearest_its_deadline(
+    limited: SessionStore, clock: ManualClock
+) -> None:
+    made = []
+    for _ in range(3):
+        made.append(limited.create(ANN, None, None))
+        clock.advance(1)
+    first, second, third = made
+    clock.advance(60)
+    limited.rotate(first.token, None, None)  # used lately: the last to go
+    fourth = limited.create(ANN, None, None)
+    assert fourth.ended == (second.session_id,)
+    live = {s.id for s in limited.list_user(ANN.id)}
+    assert live == {first.session_id, third.session_id, fourth.session_id}
+    with pytest.raises(RefreshTokenInvalid):
+        limited.rotate(second.token, None, None)
+    assert limited.create(BOB, None, None).ended == ()
+
+
+def test_tombstones_count_toward_the_limit_but_are_not_reported(
+    limited: SessionStore, clock: ManualClock
+) -> None:
+    first = limited.create(ANN, None, None)
+    current = limited.rotate(first.token, None, None)
+    clock.advance(11)
+    with pytest.raises(RefreshTokenReused):
+        limited.rotate(first.token, None, None)  # a tombstone now
+    others = [limited.create(ANN, None, None) for _ in range(2)]
+    assert [o.ended for o in others] == [(), ()]
+    # The tombstone is nearest its deadline: it makes room, silently.
+    assert limited.create(ANN, None, None).ended == ()
+    with pytest.raises(RefreshTokenInvalid):
+        limited.rotate(current.token, None, None)
+    assert len(limited.list_user(ANN.id)) == 3
+
+
+def test_a_session_ended_by_the_limit_is_a_security_event(
+    make_app: AppFactory,
+) -> None:
+    app = make_app({"SESSIONS_PER_USER": 1})
+    first, second = Api(app), Api(app)
+    first.register()
+    started = (first.refresh_cookie or "").split(".")[0]
+    second.login()
+    assert code(first.refresh()) == "REFRESH_TOKEN_INVALID"
+    assert code(first.call(ME)) == "UNAUTHENTICATED"
+    assert second.call(ME)["data"]["me"]["email"] == "ann@x.test"
+    with app.app_context():
+        events = app.extensions["token_service"].events.read()
+    ended = [e for e in events if e.type == "session_revoked"]
+    assert [e.detail.get("reason") for e in ended] == ["session limit"]
+    assert ended[0].session_id == started
