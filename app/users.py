@@ -15,11 +15,15 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from .errors import BadUserInput, EmailTaken, InvalidCredentials, NotFound
 from .keys import as_utc
 from .models import User, db
+
+#: Built once: a sign-in runs it with only the address bound.
+_BY_EMAIL = select(User).where(User.email == bindparam("email"))
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +122,7 @@ class Users:
             email = ""
         user: User | None = None
         if email and len(password) <= MAX_PASSWORD:
-            user = db.session.scalar(db.select(User).where(User.email == email))
+            user = db.session.scalar(_BY_EMAIL, {"email": email})
 
         if user is None:
             self._burn(password)
@@ -151,7 +155,7 @@ class Users:
     def by_email(self, email: str) -> User:
         """:raises NotFound: no user has this address."""
         user: User | None = db.session.scalar(
-            db.select(User).where(User.email == email.strip().lower())
+            _BY_EMAIL, {"email": email.strip().lower()}
         )
         if user is None:
             raise NotFound(f"no user {email.strip()}")
