@@ -39,6 +39,7 @@ ISSUER, AUDIENCE = "token-service", "api"
 ACCESS_TTL = int(os.environ.get("ACCESS_TOKEN_TTL", "3600"))
 IDLE_MS, GRACE_MS = 1_209_600_000, 10_000
 MAX_AGE_MS = 2_592_000_000
+SESSIONS_PER_USER = 100
 
 _redis = redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True)
 _rotate = _redis.register_script(ROTATE)
@@ -146,7 +147,7 @@ def login(environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
     now = int(time.time() * 1000)
     _create(keys=[session_key(session_id)],
             args=[name, now, now + MAX_AGE_MS, IDLE_MS, IDLE_MS, "", "", user["email"],
-                  "u", now // 1000])
+                  "u", now // 1000, SESSIONS_PER_USER])
     token = f"{session_id}.0.{_mac(session_id, 0)}"
     return _json(start, "200 OK", {"accessToken": _sign(user["id"], session_id)},
                  _set_cookie(token, IDLE_MS // 1000))
