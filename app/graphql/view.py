@@ -21,10 +21,11 @@ on the developer's machine can use.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Request, Response, current_app, request
 from graphql import ExecutionResult, OperationType, execute
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from ..auth import Auth, Caller, Client, Grant
@@ -76,32 +77,32 @@ class RequestContext:
         self.cookie = False
 
 
-def _bearer() -> str | None:
-    header = request.headers.get("Authorization", "")
+def _bearer(req: Request) -> str | None:
+    header = req.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
 
 
-def _read_params() -> dict[str, Any]:
-    if request.method != "POST":
+def _read_params(req: Request) -> dict[str, Any]:
+    if req.method != "POST":
         # GET (and HEAD): the query string only; the caller refuses mutations.
         params: dict[str, Any] = {
-            "query": request.args.get("query"),
-            "operationName": request.args.get("operationName"),
+            "query": req.args.get("query"),
+            "operationName": req.args.get("operationName"),
         }
-        variables = request.args.get("variables")
+        variables = req.args.get("variables")
         params["variables"] = _json(variables) if variables else None
         return params
 
     # text/plain, form and multipart bodies are what a cross-site <form> or a
     # "simple" fetch can send without a CORS preflight: never execute them.
-    if request.mimetype != "application/json":
+    if req.mimetype != "application/json":
         raise RequestRefused("Content-Type must be application/json.", 415,
                              "UNSUPPORTED_MEDIA_TYPE")
     try:
-        text = request.get_data(cache=False, as_text=True)
+        text = req.get_data(cache=False, as_text=True)
     except RequestEntityTooLarge:
         raise RequestRefused("Body is too large.", 413, "DOCUMENT_TOO_LARGE") from None
     body = _json(text)
@@ -155,35 +156,44 @@ def _operation(prepared: Prepared,
 _UNCOUNTED = frozenset({"refreshToken"})
 
 
-def _admit(state: Any) -> tuple[Prepared, dict[str, Any] | None, str | None]:
+class _Admitted(NamedTuple):
+    prepared: Prepared
+    variables: dict[str, Any] | None
+    operation_name: str | None
+    #: The root field that reads or sets the refresh cookie, if any.
+    cookie_field: str | None
+
+
+def _admit(state: Any, req: Request) -> _Admitted:
     """Everything decided before execution.
 
     :raises RequestRefused: the request must not run.
     :raises RateLimited: too many cookie operations from this address.
     """
-    query, variables, operation_name = _check_params(_read_params())
+    query, variables, operation_name = _check_params(_read_params(req))
     prepared = state.documents.prepare(query)
     kind, cookie_field = _operation(prepared, operation_name)
 
-    if request.method != "POST" and kind != OperationType.QUERY:
+    if req.method != "POST" and kind != OperationType.QUERY:
         raise RequestRefused("Mutations need POST.", 405, "METHOD_NOT_ALLOWED")
     if cookie_field:
         # CONTRACT.md: a cookie operation needs an allowed Origin. SameSite
         # keeps the cookie off cross-site requests already; this also stops
         # a sibling subdomain (same site) and old browsers.
-        if not state.origins.allows(request.headers.get("Origin")):
+        if not state.origins.allows(req.headers.get("Origin")):
             raise CsrfCheckFailed()
         if cookie_field not in _UNCOUNTED:
-            state.limits.hit_cookie_operation(request.remote_addr)
-    return prepared, variables, operation_name
+            state.limits.hit_cookie_operation(req.remote_addr)
+    return _Admitted(prepared, variables, operation_name, cookie_field)
 
 
 @bp.route(GRAPHQL_PATH, methods=["GET", "POST"])
 def graphql_endpoint() -> Response:
     """Admit one operation, run it, and set or clear the refresh cookie."""
     state = current_app.extensions["token_service"]
+    req = request._get_current_object()  # type: ignore[attr-defined]
     try:
-        prepared, variables, operation_name = _admit(state)
+        admitted = _admit(state, req)
     except RequestRefused as err:
         return _respond(refusal(err), err.status)
     except Exception as err:  # Redis down, or a bug: masked either way
@@ -191,20 +201,25 @@ def graphql_endpoint() -> Response:
         status = 500 if public.code == ServiceError.code else 200
         return _respond({"errors": [shape_error(public)]}, status)
 
+    # Only the cookie operations read the refresh cookie; no other
+    # operation parses the Cookie header.
+    raw_refresh_cookie = (req.cookies.get(state.settings.refresh_cookie_name)
+                          if admitted.cookie_field else None)
     context = RequestContext(
         auth=state.auth,
-        client=Client(request.remote_addr, request.headers.get("User-Agent")),
-        bearer=_bearer(),
-        raw_refresh_cookie=request.cookies.get(state.settings.refresh_cookie_name),
+        client=Client(req.remote_addr, req.headers.get("User-Agent")),
+        bearer=_bearer(req),
+        raw_refresh_cookie=raw_refresh_cookie,
     )
-    result = execute(state.schema, prepared.document, context_value=context,
-                     variable_values=variables, operation_name=operation_name)
+    result = execute(state.schema, admitted.prepared.document, context_value=context,
+                     variable_values=admitted.variables,
+                     operation_name=admitted.operation_name)
     if not isinstance(result, ExecutionResult):  # pragma: no cover
         raise TypeError("resolvers must be synchronous")
 
     status, body = _shape(result)
     response = _respond(body, status)
-    _apply_cookie(response, context, result)
+    _apply_cookie(state, response, context, result)
     return response
 
 
@@ -238,7 +253,7 @@ def _shape(result: ExecutionResult) -> tuple[int, dict[str, Any]]:
     return 200, body
 
 
-def _apply_cookie(response: Response, context: RequestContext,
+def _apply_cookie(state: Any, response: Response, context: RequestContext,
                   result: ExecutionResult) -> None:
     cookie = context.cookie
     if cookie is None:
@@ -248,17 +263,35 @@ def _apply_cookie(response: Response, context: RequestContext,
                 cookie = False  # a dead cookie is of no use to its holder
     if cookie is None:
         return
-    state = current_app.extensions["token_service"]
     if isinstance(cookie, Grant):
         state.cookies.set(response, cookie.refresh.token, cookie.refresh.max_age)
     else:
         state.cookies.clear(response)
 
 
+class ApiResponse(Response):
+    """A JSON answer of the endpoint, which werkzeug has nothing to fix in.
+
+    Its body is bytes whose length is set, it never redirects, and its
+    status is never 1xx, 204 or 304: the headers go out as they are,
+    without the copy and scan that :meth:`get_wsgi_headers` makes for any
+    response.
+    """
+
+    def get_wsgi_headers(self, environ: Any) -> Headers:
+        status = self.status_code
+        if status < 200 or status in (204, 304) or "Location" in self.headers \
+                or "Content-Location" in self.headers:
+            return super().get_wsgi_headers(environ)
+        return self.headers
+
+
 def _respond(body: dict[str, Any], status: int = 200) -> Response:
-    response = Response(json.dumps(body, separators=(",", ":")), status,
-                        mimetype="application/json")
-    # Token responses must not be cached (RFC 6749 section 5.1).
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Pragma"] = "no-cache"
-    return response
+    data = json.dumps(body, separators=(",", ":")).encode()
+    return ApiResponse(data, status, [
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(len(data))),
+        # Token responses must not be cached (RFC 6749 section 5.1).
+        ("Cache-Control", "no-store"),
+        ("Pragma", "no-cache"),
+    ])
