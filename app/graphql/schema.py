@@ -7,10 +7,12 @@ services; cookies are set by the HTTP layer from what the context records.
 
 from __future__ import annotations
 
+import inspect
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 import graphene
+from graphql import GraphQLObjectType, GraphQLSchema
 
 from ..auth import Grant
 from ..sessions import SessionInfo, SessionUser
@@ -163,4 +165,24 @@ class Mutation(graphene.ObjectType):
         return revoked
 
 
+def require_synchronous(schema: GraphQLSchema) -> GraphQLSchema:
+    """Refuse a schema with a coroutine resolver.
+
+    The HTTP layer executes without awaiting anything, which holds only
+    while every resolver returns its value.
+
+    :raises TypeError: naming the first asynchronous resolver found.
+    """
+    for type_ in schema.type_map.values():
+        if not isinstance(type_, GraphQLObjectType):
+            continue
+        for name, field in type_.fields.items():
+            resolve = field.resolve
+            if resolve is not None and (inspect.iscoroutinefunction(resolve)
+                                        or inspect.isasyncgenfunction(resolve)):
+                raise TypeError(f"{type_.name}.{name} has an asynchronous resolver")
+    return schema
+
+
 schema = graphene.Schema(query=Query, mutation=Mutation, auto_camelcase=True)
+require_synchronous(schema.graphql_schema)
