@@ -63,8 +63,8 @@ end
 #: lifetime, idle lifetime, user agent, ip, e-mail, user type code, user
 #: created (s), most sessions a user may hold.
 #: Replies {1, ended...} started, naming the live sessions it ended to stay
-#: within the limit (those nearest their deadline); {0} the session id is
-#: taken (pick another).
+#: within the limit (those nearest their deadline, ties by name); {0} the
+#: session id is taken (pick another).
 CREATE = _PRELUDE + """
 local r = ARGV[1]
 local now, idle = tonumber(ARGV[2]), tonumber(ARGV[5])
@@ -81,7 +81,10 @@ end
 local reply = {1}
 local over = #held - tonumber(ARGV[11]) + 1
 if over > 0 then
-  table.sort(held, function(x, y) return x[2] < y[2] end)
+  table.sort(held, function(x, y)
+    if x[2] ~= y[2] then return x[2] < y[2] end
+    return x[1] < y[1]
+  end)
   for i = 1, over do
     drop(held[i][1])
     if held[i][3] then reply[#reply + 1] = held[i][1] end

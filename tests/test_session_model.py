@@ -28,7 +28,7 @@ from app.errors import RefreshTokenInvalid, RefreshTokenReused
 from app.sessions import SessionStore, SessionUser
 from tests.conftest import AppFactory
 
-IDLE, MAX_AGE, GRACE = 100.0, 300.0, 10.0
+IDLE, MAX_AGE, GRACE, LIMIT = 100.0, 300.0, 10.0, 4
 USER = SessionUser("u-1", "ann@x.test", "user", 0.0)
 
 
@@ -49,8 +49,16 @@ class ModelSession:
     def generation(self) -> int:
         return len(self.tokens) - 1
 
+    @property
+    def deadline(self) -> float:
+        return min(self.last_used + IDLE, self.created + MAX_AGE)
+
     def expired(self, now: float) -> bool:
-        return now >= min(self.last_used + IDLE, self.created + MAX_AGE)
+        return now >= self.deadline
+
+    def held(self, now: float) -> bool:
+        """Whether the store still keeps it: live, or a tombstone in its time."""
+        return (self.alive or self.reused) and not self.expired(now)
 
 
 class SessionRules(RuleBasedStateMachine):
@@ -74,11 +82,26 @@ class SessionRules(RuleBasedStateMachine):
 
     @rule()
     def login(self) -> None:
-        issued = self.store.create(USER, None, None)
         now = self.clock.now()
+        self.live()
+        held = sorted((s for s in self.sessions if s.held(now)),
+                      key=lambda s: (s.deadline, s.id))
+        ending = held[:max(0, len(held) - LIMIT + 1)]
+        issued = self.store.create(USER, None, None)
+        # The limit ends what is nearest its deadline; tombstones go silently.
+        assert issued.ended == tuple(s.id for s in ending if s.alive)
+        for session in ending:
+            session.alive = session.reused = False
         self.sessions.append(
             ModelSession(issued.session_id, now, now, now, [issued.token])
         )
+
+    @rule()
+    def revoke_user(self) -> None:
+        live = self.live()
+        assert self.store.revoke_user(USER.id) == len(live)
+        for session in live:
+            session.alive = False
 
     @rule(seconds=st.sampled_from([0.0, 0.5, 5.0, 9.999, 10.0, 30.0, 99.0, 150.0]))
     def advance(self, seconds: float) -> None:
@@ -131,8 +154,7 @@ class SessionRules(RuleBasedStateMachine):
         if not live:
             # A session closed for reuse says so to every token of its family
             # until its own deadline; any other dead session is just invalid.
-            deadline = min(session.last_used + IDLE, session.created + MAX_AGE)
-            closed_for_reuse = session.reused and now < deadline
+            closed_for_reuse = session.reused and now < session.deadline
             expected = RefreshTokenReused if closed_for_reuse else RefreshTokenInvalid
             with pytest.raises(expected):
                 self.store.rotate(token, None, None)
@@ -161,8 +183,7 @@ class SessionRules(RuleBasedStateMachine):
         for session in self.live():
             info = self.store.get(session.id)
             assert info is not None
-            expected = min(session.last_used + IDLE, session.created + MAX_AGE)
-            assert info.expires_at == pytest.approx(expected, abs=0.001)
+            assert info.expires_at == pytest.approx(session.deadline, abs=0.001)
 
 
 def test_sessions_follow_the_rotation_rules(
@@ -173,6 +194,7 @@ def test_sessions_follow_the_rotation_rules(
             "REFRESH_TOKEN_TTL": int(IDLE),
             "SESSION_MAX_AGE": int(MAX_AGE),
             "REFRESH_REUSE_GRACE": int(GRACE),
+            "SESSIONS_PER_USER": LIMIT,
         }
     )
     with app.app_context():
