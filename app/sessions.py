@@ -37,11 +37,14 @@ from .errors import RefreshTokenInvalid, RefreshTokenReused
 from .redis_client import Script
 from .redis_scripts import CREATE, REVOKE, REVOKE_USER, ROTATE
 
+_USER = r"[A-Za-z0-9_-]{1,64}"
+_NAME = r"[A-Za-z0-9_-]{12}"
+_USER_ID = re.compile(_USER)
 #: ``<user id>:<12 random characters>``.
-SESSION_ID = re.compile(r"^([A-Za-z0-9_-]{1,64}):([A-Za-z0-9_-]{12})$")
+SESSION_ID = re.compile(rf"^({_USER}):({_NAME})$")
+#: ``<session id>.<generation>.<MAC>``.
 _TOKEN = re.compile(
-    r"^([A-Za-z0-9_-]{1,64}:[A-Za-z0-9_-]{12})\.(0|[1-9][0-9]{0,8})\."
-    r"([A-Za-z0-9_-]{43})$"
+    rf"^({_USER}:{_NAME})\.(0|[1-9][0-9]{{0,8}})\.([A-Za-z0-9_-]{{43}})$"
 )
 _USER_FIELDS = ("e", "t", "c")
 
@@ -162,7 +165,13 @@ class SessionStore:
         user_agent: str | None,
         ip_address: str | None,
     ) -> Rotation:
-        """Start a session for ``user``; returns its first refresh token."""
+        """Start a session for ``user``; returns its first refresh token.
+
+        :raises ValueError: the user id cannot be part of a session id (the
+            database makes UUIDs, which always can).
+        """
+        if not _USER_ID.fullmatch(user.id):
+            raise ValueError("a user id of letters, digits, '-' and '_' is needed")
         now = _ms(self.clock.now())
         lifetime = _ms(self.settings.session_lifetime)
         args = [

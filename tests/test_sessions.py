@@ -477,3 +477,10 @@ def test_a_session_ended_by_the_limit_is_a_security_event(
     ended = [e for e in events if e.type == "session_revoked"]
     assert [e.detail.get("reason") for e in ended] == ["session limit"]
     assert ended[0].session_id == started
+
+
+def test_a_user_id_that_cannot_name_a_session_is_refused(store: SessionStore) -> None:
+    odd = SessionUser("u:1", "odd@x.test", "user", 1_700_000_000.0)
+    with pytest.raises(ValueError):
+        store.create(odd, None, None)
+    assert store.redis.keys("u:*") == []
