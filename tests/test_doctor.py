@@ -207,3 +207,15 @@ def test_gunicorn_logs_the_doctors_warnings_once_at_start(
     assert len(lines) == 1
     assert "no persistence; a restart signs every user out; change: appendonly yes" \
         in lines[0]
+
+
+@pytest.mark.parametrize(("setting", "value"), [("hash-max-ziplist-entries", "16"),
+                                                ("hash-max-ziplist-value", "32")])
+def test_smaller_compact_hashes_are_a_warning(tmp_path: Any, sound_redis: RedisServer,
+                                              setting: str, value: str) -> None:
+    sound_redis.client().config_set(setting, value)
+    result = doctor(doctor_app(tmp_path, sound_redis.url))
+    assert result.exit_code == 1
+    [warning] = warnings(result)
+    assert "a user's sessions leave the compact encoding sooner" in warning
+    assert "change: CONFIG SET hash-max-ziplist-entries 128" in result.output
