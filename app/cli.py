@@ -309,7 +309,7 @@ def events(follow: bool, as_json: bool, types: tuple[str, ...],
     EVENTS_MAX events. TYPE is one of: login, login_failed, register,
     refresh_reused, logout, logout_all, session_revoked,
     user_sessions_revoked, all_sessions_revoked, user_created,
-    user_type_changed, key_rotated, rate_limited.
+    user_type_changed, key_rotated.
     """
     shape = console.event_json if as_json else console.event_line
     try:

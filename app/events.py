@@ -37,7 +37,6 @@ LEVELS = {
     "user_created": logging.INFO,
     "user_type_changed": logging.WARNING,
     "key_rotated": logging.WARNING,
-    "rate_limited": logging.WARNING,
 }
 
 

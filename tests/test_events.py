@@ -3,14 +3,17 @@ stream's bounds."""
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
+import pathlib
 from datetime import datetime
 from typing import Any
 
 import pytest
 from flask import Flask
 
+from app import events as events_module
 from app.cli import operator
 from app.clock import ManualClock
 from app.events import LEVELS, RETENTION, STREAM
@@ -305,6 +308,19 @@ def test_events_reads_every_page_of_the_stream(cli: Cli, app: Flask) -> None:
     assert len(printed) == 2345
     assert printed[-1]["detail"] == {"email": "2344@x.test"}
     assert len({e["id"] for e in printed}) == 2345
+
+
+def test_every_event_type_is_recorded_somewhere() -> None:
+    """A type no code records would be offered by ``--type`` and never match."""
+    recorded = set()
+    for path in pathlib.Path(events_module.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "record" and node.args
+                    and isinstance(node.args[0], ast.Constant)):
+                recorded.add(node.args[0].value)
+
+    assert recorded == set(LEVELS)
 
 
 def test_events_help_names_every_event_type(cli: Cli) -> None:
