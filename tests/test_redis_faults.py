@@ -361,6 +361,8 @@ def test_unreachable_cluster_answers_service_unavailable(make_app: AppFactory) -
     body, seconds = timed(lambda: Api(app).login())
     assert code(body) == "SERVICE_UNAVAILABLE"
     assert seconds < DEADLINE
+    # An operation that needs no Redis before its resolver runs, too.
+    assert code(Api(app).call(ME)) == "SERVICE_UNAVAILABLE"
     answer = app.test_client().get("/readyz")
     assert answer.status_code == 503 and answer.get_json()["down"] == ["redis"]
 

@@ -194,9 +194,12 @@ def graphql_endpoint() -> Response:
     req = request._get_current_object()  # type: ignore[attr-defined]
     try:
         admitted = _admit(state, req)
+        # Built on first use: a cluster client maps the slots as it is
+        # made, and fails here while no node answers.
+        auth = state.auth
     except RequestRefused as err:
         return _respond(refusal(err), err.status)
-    except Exception as err:  # Redis down, or a bug: masked either way
+    except Exception as err:  # Redis out of reach, or a bug: masked either way
         public = public_error(err, "request admission")
         status = 500 if public.code == ServiceError.code else 200
         return _respond({"errors": [shape_error(public)]}, status)
@@ -206,7 +209,7 @@ def graphql_endpoint() -> Response:
     raw_refresh_cookie = (req.cookies.get(state.settings.refresh_cookie_name)
                           if admitted.cookie_field else None)
     context = RequestContext(
-        auth=state.auth,
+        auth=auth,
         client=Client(req.remote_addr, req.headers.get("User-Agent")),
         bearer=_bearer(req),
         raw_refresh_cookie=raw_refresh_cookie,
