@@ -96,14 +96,14 @@ class Auth:
 
     def register(self, email: str, password: str, client: Client) -> Grant:
         """:raises BadUserInput, EmailTaken, RateLimited:"""
-        self.limits.hit_register(client.ip_address)
+        self.limits.admit_register(client.ip_address)
         user = self.users.register(email, password)
         self.events.record("register", user_id=user.id, **_where(client))
         return self._start(user, client)
 
     def login(self, email: str, password: str, client: Client) -> Grant:
         """:raises InvalidCredentials, RateLimited:"""
-        self.limits.check_login(email, client.ip_address)
+        self.limits.admit_login(email, client.ip_address)
         try:
             user = self.users.authenticate(email, password)
         except InvalidCredentials:
@@ -144,7 +144,11 @@ class Auth:
     def logout(
         self, refresh_token: str | None, access_token: str | None, client: Client
     ) -> bool:
-        """Revoke the session the cookie names, or else the access token's."""
+        """Revoke the session the cookie names, or else the access token's.
+
+        :raises RateLimited: the address sends too many cookie operations.
+        """
+        self.limits.hit_cookie_operation(client.ip_address)
         session_id = None
         if refresh_token:
             try:

@@ -71,11 +71,13 @@ def _algorithm(value: str) -> str:
     return value
 
 
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(second|minute|hour|day)s?\s*$")
+#: A rate limit: a count, a slash, an optional multiple and a unit.
+RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(second|minute|hour|day)s?\s*$")
 
 
 def _rate(value: str) -> str:
-    if not _RATE.match(value):
+    match = RATE.match(value)
+    if not match or (match[2] and int(match[2]) == 0):
         raise ValueError("must look like 10/minute or 20/hour")
     return value.strip()
 

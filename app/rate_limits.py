@@ -8,55 +8,88 @@
   does not open a fresh window for the same account.
 - ``registerUser`` per client address (``REGISTER_RATE_LIMIT``).
 - A generous ceiling per address for the cookie operations that sign in,
-  register or sign out (:data:`COOKIE_OPERATIONS_LIMIT`), counted before
-  execution; :mod:`app.graphql.view` leaves ``refreshToken`` out.
+  register or sign out (:data:`COOKIE_OPERATIONS_LIMIT`). ``refreshToken``
+  is left out: it succeeds only with an authentic refresh token (a 256-bit
+  MAC, checked in the worker before Redis is asked), so there is nothing to
+  guess, and counting it would double the Redis work of every refresh.
+
+A window is a Redis list of the times of its latest hits, newest first, at
+most as many as the limit allows: it is full while it holds that many and
+the oldest is younger than the window's width. Every window of an address lives in
+``rl:{<address>}:...``, one cluster slot, so one script call checks and
+counts all that a request needs: the ceiling and the login window of a
+``loginUser``, the ceiling and the registration window of a
+``registerUser``. A failed login is counted by a second call, after the
+password was checked, so a burst of parallel wrong guesses can overshoot
+the login limit by its own width; one request carries at most one cookie
+operation, so aliases and batches cannot.
 
 The client address is ``request.remote_addr``, which believes
-``X-Forwarded-For`` only through ``TRUSTED_PROXIES`` hops (ProxyFix).
-
-Checking and counting are two round trips, so a burst of parallel requests
-can overshoot a limit by its own width; one request carries at most one
-cookie operation, so aliases and batches cannot. The windows run on the
-wall clock (``limits`` reads ``time.time()``), not on the service's clock.
+``X-Forwarded-For`` only through ``TRUSTED_PROXIES`` hops (ProxyFix). The
+windows run on the service's clock.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-import time
+from dataclasses import dataclass
 from typing import Any
 
-from limits import RateLimitItem, parse
-from limits.storage import RedisClusterStorage, RedisStorage
-from limits.strategies import MovingWindowRateLimiter
-
+from .clock import Clock
+from .config import RATE
 from .errors import BadUserInput, RateLimited
+from .redis_client import Script
 from .users import normalize_email
 
 #: Cookie operations one address may send; far above what people behind
 #: one NAT do, far below what a script does.
 COOKIE_OPERATIONS_LIMIT = "300/minute"
 
-#: Connection settings of the service's cluster client that the limiter's
-#: own cluster client must share: credentials, TLS, timeouts.
-_CLUSTER_OPTIONS = ("username", "password", "connection_class",
-                    "socket_timeout", "socket_connect_timeout")
+_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+#: KEYS: the windows, in order. ARGV[1]: now (ms); then three values per
+#: window: its limit, its width (ms), and 1 to count a hit or 0 to test only.
+#: Returns 0, or the ms until the first full window frees; the windows after
+#: a full one are neither tested nor counted.
+WINDOWS = """
+local now = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[3 * i - 1])
+  local width = tonumber(ARGV[3 * i])
+  if limit == 0 then return width end
+  local oldest = redis.call('LINDEX', key, limit - 1)
+  if oldest and tonumber(oldest) > now - width then
+    return tonumber(oldest) + width - now
+  end
+  if ARGV[3 * i + 1] == '1' then
+    redis.call('LPUSH', key, ARGV[1])
+    redis.call('LTRIM', key, 0, limit - 1)
+    redis.call('PEXPIRE', key, width)
+  end
+end
+return 0
+"""
 
 
-def _storage(redis: Any, cluster: bool) -> Any:
-    if cluster:
-        # limits builds its own cluster client from a URL; hand it the
-        # connection settings of ours rather than a bare host and port.
-        node = redis.get_default_node()
-        options = {
-            key: value for key, value in redis.nodes_manager.connection_kwargs.items()
-            if value is not None
-            and (key in _CLUSTER_OPTIONS or key.startswith("ssl_"))
-        }
-        return RedisClusterStorage(f"redis+cluster://{node.host}:{node.port}",
-                                   **options)
-    return RedisStorage("redis://", connection_pool=redis.connection_pool)
+@dataclass(frozen=True)
+class Rate:
+    """``limit`` hits per ``width_ms``."""
+
+    limit: int
+    width_ms: int
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        """``10/minute``, ``20/hour``, ``5/10 minutes``.
+
+        :raises ValueError: anything else.
+        """
+        match = RATE.match(text)
+        if not match:
+            raise ValueError("must look like 10/minute or 20/hour")
+        count, multiple, unit = match.groups()
+        return cls(int(count), int(multiple or 1) * _UNITS[unit] * 1000)
 
 
 def _account(email: str) -> str:
@@ -71,15 +104,16 @@ def _account(email: str) -> str:
     return hashlib.sha256(normal.encode()).hexdigest()[:32]
 
 
-def _address(ip: str | None) -> str:
-    return ip or "-"
+def _prefix(ip: str | None) -> str:
+    # The braces make the address the hash tag: one slot per address.
+    return f"rl:{{{ip or '-'}}}:"
 
 
 class RateLimits:
     """The service's three limits.
 
     :param redis: the service's redis-py client (``Redis`` or
-        ``RedisCluster``); the limiter shares its connection pool.
+        ``RedisCluster``).
     :param login: ``LOGIN_RATE_LIMIT``, e.g. ``"10/minute"``.
     :param register: ``REGISTER_RATE_LIMIT``.
     """
@@ -87,43 +121,55 @@ class RateLimits:
     def __init__(
         self,
         redis: Any,
+        clock: Clock,
         *,
-        cluster: bool,
         login: str,
         register: str,
         cookie_operations: str = COOKIE_OPERATIONS_LIMIT,
     ) -> None:
-        self._limiter = MovingWindowRateLimiter(_storage(redis, cluster))
-        self.login: RateLimitItem = parse(login)
-        self.register: RateLimitItem = parse(register)
-        self.cookie_operations: RateLimitItem = parse(cookie_operations)
+        self._windows = Script(redis, WINDOWS)
+        self._clock = clock
+        self.login = Rate.parse(login)
+        self.register = Rate.parse(register)
+        self.cookie_operations = Rate.parse(cookie_operations)
 
-    def check_login(self, email: str, ip: str | None) -> None:
-        """Refuse a login attempt, right or wrong, once the pair is spent.
+    def admit_login(self, email: str, ip: str | None) -> None:
+        """Count a login attempt against the ceiling, and refuse it, right or
+        wrong, once the pair has used up its failed attempts.
 
-        :raises RateLimited: the pair has used up its failed attempts.
+        :raises RateLimited:
         """
-        key = "login", _account(email), _address(ip)
-        if not self._limiter.test(self.login, *key):
-            raise RateLimited(self._retry_after(self.login, *key))
+        prefix = _prefix(ip)
+        self._check((prefix + "cookie", self.cookie_operations, True),
+                    (prefix + "login:" + _account(email), self.login, False))
 
     def hit_login(self, email: str, ip: str | None) -> None:
         """Count one failed login of the pair."""
-        self._limiter.hit(self.login, "login", _account(email), _address(ip))
+        try:
+            self._check((_prefix(ip) + "login:" + _account(email), self.login, True))
+        except RateLimited:
+            pass  # already full: nothing more to count
 
-    def hit_register(self, ip: str | None) -> None:
-        """:raises RateLimited: the address has registered too often."""
-        self._hit_or_raise(self.register, "register", _address(ip))
+    def admit_register(self, ip: str | None) -> None:
+        """Count a registration against the ceiling and the address's window.
+
+        :raises RateLimited:
+        """
+        prefix = _prefix(ip)
+        self._check((prefix + "cookie", self.cookie_operations, True),
+                    (prefix + "register", self.register, True))
 
     def hit_cookie_operation(self, ip: str | None) -> None:
-        """:raises RateLimited: the address sends too many cookie operations."""
-        self._hit_or_raise(self.cookie_operations, "cookie", _address(ip))
+        """Count a sign-out against the ceiling.
 
-    def _hit_or_raise(self, item: RateLimitItem, *key: str) -> None:
-        if not self._limiter.hit(item, *key):
-            raise RateLimited(self._retry_after(item, *key))
+        :raises RateLimited:
+        """
+        self._check((_prefix(ip) + "cookie", self.cookie_operations, True))
 
-    def _retry_after(self, item: RateLimitItem, *key: str) -> int:
-        """Seconds until the oldest hit leaves the window (at least 1)."""
-        stats = self._limiter.get_window_stats(item, *key)
-        return max(1, math.ceil(stats.reset_time - time.time()))
+    def _check(self, *windows: tuple[str, Rate, bool]) -> None:
+        args: list[Any] = [int(self._clock.now() * 1000)]
+        for _, rate, count in windows:
+            args += [rate.limit, rate.width_ms, 1 if count else 0]
+        wait_ms = int(self._windows(keys=[key for key, _, _ in windows], args=args))
+        if wait_ms:
+            raise RateLimited(max(1, math.ceil(wait_ms / 1000)))

@@ -67,7 +67,7 @@ class TokenService:
 
     @cached_property
     def limits(self) -> RateLimits:
-        return RateLimits(self.redis, cluster=self.settings.redis_cluster,
+        return RateLimits(self.redis, self.clock,
                           login=self.settings.login_rate_limit,
                           register=self.settings.register_rate_limit)
 

@@ -92,6 +92,7 @@ def test_any_combination_of_lifetimes_is_valid(tmp_path: Path) -> None:
         ("CORS_ORIGINS", "https://*.example"),
         ("CORS_ORIGINS", "https://user@app.example"),
         ("LOGIN_RATE_LIMIT", "lots"),
+        ("REGISTER_RATE_LIMIT", "5/0 minutes"),
         ("REDIS_URL", "http://127.0.0.1:6379"),
         ("REFRESH_COOKIE_NAME", "a b"),
         ("GRAPHQL_MAX_DEPTH", "0"),

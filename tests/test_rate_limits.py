@@ -4,7 +4,6 @@ the client address behind trusted proxies."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +11,9 @@ import pytest
 import requests
 from flask import Flask
 
-from app.rate_limits import COOKIE_OPERATIONS_LIMIT
+from app.clock import ManualClock
+from app.errors import RateLimited
+from app.rate_limits import COOKIE_OPERATIONS_LIMIT, Rate, RateLimits
 from tests.conftest import LOGIN, REFRESH, SESSIONS, AppFactory
 from tests.graphql_http import Http, cookie_pair, error_code, set_cookies
 from tests.servers import live_server
@@ -64,14 +65,18 @@ def test_past_the_limit_even_the_right_password_is_rate_limited(http: Http) -> N
     assert _code(http.login(password=WRONG)) == "RATE_LIMITED"
 
 
-def test_the_login_window_frees_by_itself(make_app: AppFactory) -> None:
-    with live_server(make_app({"LOGIN_RATE_LIMIT": "2/second"})) as server:
-        http = Http(server.url)
-        http.register()
-        _fail(http, 2)
-        retry_after = _retry_after(http.login())
-        time.sleep(retry_after)
-        assert _code(http.login()) is None
+def test_the_login_window_frees_on_the_service_clock(http: Http,
+                                                     clock: ManualClock) -> None:
+    http.register()
+    _fail(http, 3)
+    clock.advance(20)
+    retry_after = _retry_after(http.login())
+    assert retry_after == 40  # the first failure leaves the window then
+
+    clock.advance(retry_after - 1)
+    assert _code(http.login()) == "RATE_LIMITED"
+    clock.advance(1)
+    assert _code(http.login()) is None
 
 
 def test_successful_logins_do_not_count(http: Http) -> None:
@@ -134,6 +139,59 @@ def test_refreshes_do_not_count_against_the_ceiling(http: Http) -> None:
         cookie = cookie_pair(response)
     assert _code(http.post(REFRESH)) == "REFRESH_TOKEN_MISSING"
     assert _code(http.login()) is None
+
+
+@pytest.mark.parametrize(("text", "limit", "seconds"), [
+    ("10/minute", 10, 60), ("20/hour", 20, 3600), ("5/10 minutes", 5, 600),
+    (" 1 / day ", 1, 86400), ("3/seconds", 3, 1), ("0/hour", 0, 3600),
+])
+def test_rates_read_as_configured(text: str, limit: int, seconds: int) -> None:
+    assert Rate.parse(text) == Rate(limit, seconds * 1000)
+
+
+def _limits(redis_client: Any, clock: ManualClock) -> RateLimits:
+    return RateLimits(redis_client, clock, login="2/minute", register="2/hour",
+                      cookie_operations="4/minute")
+
+
+def _refused(call: Any, *args: Any) -> int | None:
+    try:
+        call(*args)
+    except RateLimited as err:
+        return err.retry_after
+    return None
+
+
+def test_a_login_refused_by_its_window_still_counts_against_the_ceiling(
+        redis_client: Any, clock: ManualClock) -> None:
+    limits = _limits(redis_client, clock)
+    limits.hit_login("ann@x.test", "192.0.2.1")
+    limits.hit_login("ann@x.test", "192.0.2.1")
+    for _ in range(4):
+        assert _refused(limits.admit_login, "ann@x.test", "192.0.2.1") == 60
+    # The ceiling is spent too, for every cookie operation of the address.
+    assert _refused(limits.hit_cookie_operation, "192.0.2.1") == 60
+    assert _refused(limits.admit_login, "bob@x.test", "192.0.2.1") == 60
+    assert _refused(limits.hit_cookie_operation, "198.51.100.9") is None
+
+
+def test_a_registration_refused_by_the_ceiling_is_not_counted_as_one(
+        redis_client: Any, clock: ManualClock) -> None:
+    limits = _limits(redis_client, clock)
+    for _ in range(4):
+        limits.hit_cookie_operation("192.0.2.1")
+    clock.advance(30)
+    assert _refused(limits.admit_register, "192.0.2.1") == 30
+    clock.advance(30)
+    limits.admit_register("192.0.2.1")
+    limits.admit_register("192.0.2.1")
+    assert _refused(limits.admit_register, "192.0.2.1") == 3600
+
+
+def test_a_zero_limit_refuses_everything(redis_client: Any, clock: ManualClock) -> None:
+    limits = RateLimits(redis_client, clock, login="10/minute", register="0/hour")
+    assert _refused(limits.admit_register, "192.0.2.1") == 3600
+    limits.admit_login("ann@x.test", "192.0.2.1")
 
 
 # -- aliases, fragments and batches cannot multiply attempts ------------------------

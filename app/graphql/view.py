@@ -10,8 +10,11 @@ Everything a browser can abuse is decided here, before execution
 - the body's size and JSON nesting are bounded, the document's limits are
   checked by :mod:`app.graphql.documents`;
 - an operation that reads or sets the refresh cookie needs an allowed
-  ``Origin`` (403 ``CSRF_CHECK_FAILED``) and, ``refreshToken`` aside,
-  counts against the cookie operations ceiling of :mod:`app.rate_limits`.
+  ``Origin`` (403 ``CSRF_CHECK_FAILED``).
+
+The rate limits of :mod:`app.rate_limits`, the cookie operations ceiling
+among them, are counted by the operations themselves (:mod:`app.auth`), in
+one Redis call with the operation's own window.
 
 GraphiQL is not served, in debug mode either: it would load its code from a
 CDN at run time. Debug mode allows introspection, which any GraphQL client
@@ -148,14 +151,6 @@ def _operation(prepared: Prepared,
     return found
 
 
-#: Cookie operations the ceiling does not count. ``refreshToken`` succeeds
-#: only with an authentic refresh token (a 256-bit MAC, checked in the worker
-#: before Redis is asked), so there is nothing to guess; and counting is a
-#: Redis script of its own, as costly as the rotation it would guard, on
-#: every refresh of every user.
-_UNCOUNTED = frozenset({"refreshToken"})
-
-
 class _Admitted(NamedTuple):
     prepared: Prepared
     variables: dict[str, Any] | None
@@ -168,7 +163,6 @@ def _admit(state: Any, req: Request) -> _Admitted:
     """Everything decided before execution.
 
     :raises RequestRefused: the request must not run.
-    :raises RateLimited: too many cookie operations from this address.
     """
     query, variables, operation_name = _check_params(_read_params(req))
     prepared = state.documents.prepare(query)
@@ -182,8 +176,6 @@ def _admit(state: Any, req: Request) -> _Admitted:
         # a sibling subdomain (same site) and old browsers.
         if not state.origins.allows(req.headers.get("Origin")):
             raise CsrfCheckFailed()
-        if cookie_field not in _UNCOUNTED:
-            state.limits.hit_cookie_operation(req.remote_addr)
     return _Admitted(prepared, variables, operation_name, cookie_field)
 
 
