@@ -256,6 +256,47 @@ def test_malformed_requests_are_bad_requests(http: Http, data: bytes) -> None:
     assert_no_internals(response.text)
 
 
+_LOGIN = ("mutation($e: String!, $p: String!) "
+          "{ loginUser(email: $e, password: $p) { expiresIn } }")
+
+
+@pytest.mark.parametrize("body", [
+    {"query": "{ __typename }\ud800"},
+    {"query": _LOGIN, "variables": {"e": "ann@x.test", "p": "correct horse\udc00"}},
+    {"query": _LOGIN, "variables": {"e": "ann\ud83d@x.test", "p": "correct horse"}},
+    {"query": "{ __typename }", "variables": {"\ud800": 1}},
+    {"query": "{ __typename }", "variables": {"list": ["ok", ["\udfff"]]}},
+    {"query": "query A { __typename }", "operationName": "A\ud800"},
+])
+def test_an_unpaired_surrogate_is_a_bad_request(http: Http,
+                                                body: dict[str, Any]) -> None:
+    """JSON can escape half a UTF-16 pair; no password hasher, e-mail check or
+    database takes the string it decodes to."""
+    response = http.session.post(http.url, data=json.dumps(body), headers={
+        "Content-Type": "application/json", "Origin": http.origin or ""})
+    _refused(response, "BAD_REQUEST")
+    assert "surrogate" in response.json()["errors"][0]["message"]
+
+
+def test_an_unpaired_surrogate_in_a_get_is_a_bad_request(http: Http) -> None:
+    params = {"query": "{ __typename }", "variables": '{"x": "\\ud800"}'}
+    _refused(http.get("/graphql", params=params), "BAD_REQUEST")
+
+
+def test_a_password_beyond_the_basic_plane_signs_in(http: Http) -> None:
+    """A surrogate pair is one character, escaped or not."""
+    password = "correct horse \U0001f40e battery"
+    assert error_code(http.register("ann@x.test", password).json()) is None
+    for data in (json.dumps({"query": _LOGIN,
+                             "variables": {"e": "ann@x.test", "p": password}}),
+                 json.dumps({"query": _LOGIN,
+                             "variables": {"e": "ann@x.test", "p": password}},
+                            ensure_ascii=False)):
+        response = http.session.post(http.url, data=data.encode(), headers={
+            "Content-Type": "application/json", "Origin": http.origin or ""})
+        assert response.json()["data"]["loginUser"]["expiresIn"] > 0
+
+
 def test_a_variable_of_the_wrong_type_is_refused_before_execution(http: Http) -> None:
     response = http.post("mutation($id: ID!) { revokeSession(id: $id) }",
                          {"id": {"x": 1}})

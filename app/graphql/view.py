@@ -24,6 +24,7 @@ on the developer's machine can use.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, NamedTuple
 
 from flask import Blueprint, Request, Response, current_app, request
@@ -120,10 +121,32 @@ def _read_params(req: Request) -> dict[str, Any]:
 
 def _json(text: str) -> Any:
     try:
-        return json.loads(text)
+        value = json.loads(text)
+        # JSON may escape half of a UTF-16 surrogate pair ("\ud800"), which
+        # decodes to a string that no UTF-8 encoder, hasher or database
+        # takes; only a body with an escape can hold one.
+        unpaired = "\\u" in text and _unpaired_surrogate(value)
     except (ValueError, RecursionError):
         # RecursionError: "[[[[..." nested past the interpreter's stack.
         raise RequestRefused("Body is not valid JSON.", 400, "BAD_REQUEST") from None
+    if unpaired:
+        raise RequestRefused("Body holds a string with an unpaired surrogate.", 400,
+                             "BAD_REQUEST")
+    return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unpaired_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_unpaired_surrogate(k) or _unpaired_surrogate(v)
+                   for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unpaired_surrogate(item) for item in value)
+    return False
 
 
 def _check_params(params: dict[str, Any]) -> tuple[str, dict[str, Any] | None,
