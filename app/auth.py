@@ -27,7 +27,7 @@ from .models import User
 from .rate_limits import RateLimits
 from .redis_client import unavailable
 from .sessions import SESSION_ID, Rotation, SessionInfo, SessionStore, SessionUser
-from .users import Users, created_at, normalize_email
+from .users import Account, Users, created_at, normalize_email
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class Caller:
         return self.user.user_type == "admin"
 
 
-def session_user(user: User) -> SessionUser:
+def session_user(user: User | Account) -> SessionUser:
     """What a session keeps of ``user``: its creation time in whole seconds,
     so that every answer (``loginUser``, ``refreshToken``, ``me``) shows the
     same ``createdAt``."""
@@ -236,7 +236,7 @@ class Auth:
         _require_session(caller)
         return self.sessions.list_user(caller.user.id)
 
-    def _start(self, user: User, client: Client) -> Grant:
+    def _start(self, user: User | Account, client: Client) -> Grant:
         rotation = self.sessions.create(
             session_user(user), client.user_agent, client.ip_address
         )

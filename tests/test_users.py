@@ -112,8 +112,10 @@ def test_changed_argon2_parameters_rehash_on_login(db_app: Flask) -> None:
     old.register("ann@x.test", "correct horse")
     new = Users(Argon2Parameters(time_cost=2, memory_cost=2048, parallelism=1))
     user = new.authenticate("ann@x.test", "correct horse")
-    assert "m=2048,t=2,p=1" in user.password_hash
+    rehashed = new.by_email("ann@x.test").password_hash
+    assert "m=2048,t=2,p=1" in rehashed
     assert new.authenticate("ann@x.test", "correct horse").id == user.id
+    assert new.by_email("ann@x.test").password_hash == rehashed  # once
 
 
 def test_login_over_the_api(app: Flask) -> None:
