@@ -57,12 +57,12 @@ class Argon2Parameters:
     parallelism: int = 4
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=64)
 def normalize_email(email: str) -> str:
     """Check syntax only (no DNS) and lower-case the address.
 
-    Cached: a sign-in normalises its address twice, for its rate limit and
-    for its lookup.
+    A sign-in asks twice, for its rate limit and for its lookup; the cache
+    is there for the second question, and small.
 
     :raises BadUserInput: the address is malformed.
     """
