@@ -312,7 +312,7 @@ def snapshot(client: redis.Redis) -> dict[str, int]:
         "keys": int(client.dbsize()),
         "keys_but_events": sum(n for k, n in kinds.items() if k != EVENTS),
         "users_with_sessions": kinds.get("u", 0),
-        "rate_limit_windows": kinds.get("LIMITS", 0),
+        "rate_limit_windows": kinds.get("rl", 0),
         "used_memory": int(memory["used_memory"]),
         "dataset_memory": int(memory["used_memory_dataset"]),
         "events_stream_memory": int(stream),
