@@ -88,5 +88,11 @@ lint: $(VENV)/.test
 	$(BIN)/ruff check app tests bench migrations
 	$(BIN)/mypy app
 
+## The embedded Redis of `make run` outlives it (sessions survive a restart);
+## stop it, if the pid file still names it, before its folder goes.
 clean:
+	@pid=$$(cat instance/redis.pid 2>/dev/null); \
+	if [ -n "$$pid" ] && ps -p $$pid -o comm= | grep -q redis-server \
+	  && kill $$pid 2>/dev/null; then \
+	  for i in $$(seq 50); do kill -0 $$pid 2>/dev/null || break; sleep 0.1; done; fi
 	rm -rf $(VENV) instance client-demo/dist client-demo/node_modules
