@@ -13,9 +13,15 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Response
 
 from .config import Settings
+
+#: What a cookie value may hold unquoted (RFC 6265 section 4.1.1, less the
+#: characters that some servers split on); every refresh token does.
+_VALUE = re.compile(r"[A-Za-z0-9._:~-]+")
 
 
 class RefreshCookie:
@@ -29,12 +35,25 @@ class RefreshCookie:
         self.name = settings.refresh_cookie_name
         self.secure = settings.cookie_secure
         self.path = "/" if self.name.startswith("__Host-") else graphql_path
+        secure = "; Secure" if self.secure else ""
+        self._attributes = f"; Path={self.path}{secure}; HttpOnly; SameSite=Strict"
 
     def set(self, response: Response, token: str, max_age: int) -> None:
-        """Send ``token`` for ``max_age`` seconds: the session's remaining life."""
-        response.set_cookie(
-            self.name, token, max_age=max(0, max_age), path=self.path,
-            secure=self.secure, httponly=True, samesite="Strict",
+        """Send ``token`` for ``max_age`` seconds: the session's remaining life.
+
+        The header is written here rather than by werkzeug's ``set_cookie``,
+        which also computes an ``Expires`` date and checks for quoting on
+        every call: browsers go by ``Max-Age`` when both are there (RFC 6265
+        section 5.3), and a token has nothing to quote.
+
+        :raises ValueError: ``token`` holds a character a cookie value
+            cannot carry unquoted.
+        """
+        if not _VALUE.fullmatch(token):
+            raise ValueError("a refresh token holds a character no cookie carries")
+        response.headers.add(
+            "Set-Cookie",
+            f"{self.name}={token}; Max-Age={max(0, max_age)}{self._attributes}",
         )
 
     def clear(self, response: Response) -> None:

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 import requests
-from flask import Flask
+from flask import Flask, Response
 
 from app.clock import ManualClock
 from app.config import ConfigError
@@ -168,3 +168,20 @@ def test_a_prefixed_name_without_secure_is_refused_at_start_up(
         make_app: AppFactory) -> None:
     with pytest.raises(ConfigError, match="REFRESH_COOKIE_NAME"):
         make_app({"COOKIE_SECURE": 0, "REFRESH_COOKIE_NAME": "__Host-refresh"})
+
+
+@pytest.mark.parametrize("token", ["", "a;b", "a b", 'a"b', "a,b",
+                                   "a\r\nSet-Cookie: admin=1"])
+def test_a_value_a_cookie_cannot_carry_is_refused_not_sent(app: Flask,
+                                                           token: str) -> None:
+    cookies = app.extensions["token_service"].cookies
+    response = Response()
+    with pytest.raises(ValueError, match="no cookie carries"):
+        cookies.set(response, token, 60)
+    assert "Set-Cookie" not in response.headers
+
+
+def test_the_cookie_header_names_each_attribute_once(http: Http) -> None:
+    (line,) = set_cookies(http.register())
+    names = [part.split("=")[0].strip().lower() for part in line.split(";")[1:]]
+    assert sorted(names) == ["httponly", "max-age", "path", "samesite", "secure"]

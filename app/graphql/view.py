@@ -31,6 +31,7 @@ from flask import Blueprint, Request, Response, current_app, request
 from graphql import ExecutionResult, OperationType, execute
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.http import parse_cookie
 
 from ..auth import Auth, Caller, Client, Grant
 from ..errors import (
@@ -82,7 +83,7 @@ class RequestContext:
 
 
 def _bearer(req: Request) -> str | None:
-    header = req.headers.get("Authorization", "")
+    header: str = req.environ.get("HTTP_AUTHORIZATION", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
@@ -197,7 +198,7 @@ def _admit(state: Any, req: Request) -> _Admitted:
         # CONTRACT.md: a cookie operation needs an allowed Origin. SameSite
         # keeps the cookie off cross-site requests already; this also stops
         # a sibling subdomain (same site) and old browsers.
-        if not state.origins.allows(req.headers.get("Origin")):
+        if not state.origins.allows(req.environ.get("HTTP_ORIGIN")):
             raise CsrfCheckFailed()
     return _Admitted(prepared, variables, operation_name, cookie_field)
 
@@ -220,12 +221,15 @@ def graphql_endpoint() -> Response:
         return _respond({"errors": [shape_error(public)]}, status)
 
     # Only the cookie operations read the refresh cookie; no other
-    # operation parses the Cookie header.
-    raw_refresh_cookie = (req.cookies.get(state.settings.refresh_cookie_name)
-                          if admitted.cookie_field else None)
+    # operation parses the Cookie header. Parsed from the environ: the
+    # request's ``cookies`` finds the header by a scan of every key in it.
+    raw_refresh_cookie = (
+        parse_cookie(req.environ).get(state.settings.refresh_cookie_name)
+        if admitted.cookie_field else None
+    )
     context = RequestContext(
         auth=auth,
-        client=Client(req.remote_addr, req.headers.get("User-Agent")),
+        client=Client(req.remote_addr, req.environ.get("HTTP_USER_AGENT")),
         bearer=_bearer(req),
         raw_refresh_cookie=raw_refresh_cookie,
     )
@@ -306,14 +310,22 @@ class ApiResponse(Response):
 
     def get_wsgi_headers(self, environ: Any) -> Headers:
         status = self.status_code
-        if status < 200 or status in (204, 304) or "Location" in self.headers \
-                or "Content-Location" in self.headers:
+        # One pass over the names: ``"Location" in headers`` raises and
+        # catches an exception for each header that is absent.
+        if status < 200 or status in (204, 304) or any(
+                name.lower() in _LOCATIONS for name, _ in self.headers):
             return super().get_wsgi_headers(environ)
         return self.headers
 
 
+_LOCATIONS = frozenset(("location", "content-location"))
+
+#: ``json.dumps`` with any option builds an encoder per call.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _respond(body: dict[str, Any], status: int = 200) -> Response:
-    data = json.dumps(body, separators=(",", ":")).encode()
+    data = _encode(body).encode()
     return ApiResponse(data, status, [
         ("Content-Type", "application/json"),
         ("Content-Length", str(len(data))),
