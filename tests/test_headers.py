@@ -105,6 +105,19 @@ def test_hsts_is_sent_when_the_request_came_over_https(make_app: AppFactory) -> 
     assert "Strict-Transport-Security" not in plain.headers
 
 
+def test_graphql_answers_carry_hsts_over_https_and_each_header_once(
+        make_app: AppFactory) -> None:
+    app = make_app({"TRUSTED_PROXIES": 1})
+    with live_server(app) as server:
+        http = Http(server.url)
+        secure = http.post("{ __typename }", **{"X-Forwarded-Proto": "https"})
+        plain = http.post("{ __typename }", **{"X-Forwarded-Proto": "http"})
+    assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert "Strict-Transport-Security" not in plain.headers
+    names = [name.lower() for name, _ in secure.raw.headers.iteritems()]
+    assert len(names) == len(set(names)), names
+
+
 def test_a_forwarded_proto_from_an_untrusted_client_is_ignored(http: Http) -> None:
     response = http.get("/healthz", headers={"X-Forwarded-Proto": "https"})
     assert "Strict-Transport-Security" not in response.headers
