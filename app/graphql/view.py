@@ -305,7 +305,9 @@ class ApiResponse(Response):
     Its body is bytes whose length is set, it never redirects, and its
     status is never 1xx, 204 or 304: the headers go out as they are,
     without the copy and scan that :meth:`get_wsgi_headers` makes for any
-    response.
+    response, and the body, one bytes object, goes to the server as it is
+    (``direct_passthrough``), not through werkzeug's encoding iterator and
+    the wrapper that closes it.
     """
 
     def get_wsgi_headers(self, environ: Any) -> Headers:
@@ -326,7 +328,7 @@ _encode = json.JSONEncoder(separators=(",", ":")).encode
 
 def _respond(body: dict[str, Any], status: int = 200) -> Response:
     data = _encode(body).encode()
-    return ApiResponse(data, status, [
+    return ApiResponse(data, status, direct_passthrough=True, headers=[
         ("Content-Type", "application/json"),
         ("Content-Length", str(len(data))),
         # Token responses must not be cached (RFC 6749 section 5.1).
