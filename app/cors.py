@@ -52,10 +52,12 @@ class Cors:
             return response
 
         headers = response.headers
-        headers.add("Access-Control-Allow-Origin", origin)
-        headers.add("Access-Control-Allow-Credentials", "true")
-        # The answer depends on Origin: no cache may give it to another page.
-        headers.add("Vary", "Origin")
+        headers[len(headers):] = [
+            ("Access-Control-Allow-Origin", origin),
+            ("Access-Control-Allow-Credentials", "true"),
+            # The answer depends on Origin: no cache may give it to another page.
+            ("Vary", "Origin"),
+        ]
         if request.method == "OPTIONS":
             self._preflight(response)
         return response

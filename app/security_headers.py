@@ -50,22 +50,34 @@ HEADERS = {
 STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 
 
+def _wanted(is_page: bool, secure: bool) -> tuple[tuple[str, str, str], ...]:
+    """Name, lower-case name and value of each header a response gets."""
+    wanted = dict(HEADERS)
+    wanted["Content-Security-Policy"] = SPA_POLICY if is_page else API_POLICY
+    wanted["Cache-Control"] = "no-store"
+    if secure:
+        wanted["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
+    return tuple((name, name.lower(), value) for name, value in wanted.items())
+
+
+#: By (is the response an HTML page, did the request come over HTTPS).
+_WANTED = {(page, secure): _wanted(page, secure)
+           for page in (False, True) for secure in (False, True)}
+
+
 def apply(response: Response) -> Response:
     """Add the hardening headers that ``response`` does not set itself.
 
     A response that says nothing about caching gets ``no-store``: only the
     JWKS and the SPA's files are meant to be cached, and they say so.
     """
-    wanted = dict(HEADERS)
-    is_page = response.mimetype == "text/html"
-    wanted["Content-Security-Policy"] = SPA_POLICY if is_page else API_POLICY
-    wanted["Cache-Control"] = "no-store"
-    if request.is_secure:
-        wanted["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
-
-    # One pass over the headers already set, then one extend: a setdefault
-    # per header would scan them all again for each of the nine.
-    present = {name.lower() for name in response.headers.keys()}
-    response.headers.extend([(name, value) for name, value in wanted.items()
-                             if name.lower() not in present])
+    wanted = _WANTED[response.mimetype == "text/html", request.is_secure]
+    # One pass over the headers already set, then one slice assignment that
+    # appends the rest: a setdefault per header would scan them all again
+    # for each of the nine, and extend() walks them one add() at a time.
+    # Either way werkzeug refuses a value with a line break.
+    headers = response.headers
+    present = {name.lower() for name, _ in headers}
+    headers[len(headers):] = [(name, value) for name, lower, value in wanted
+                              if lower not in present]
     return response
