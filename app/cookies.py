@@ -19,8 +19,8 @@ from flask import Response
 
 from .config import Settings
 
-#: What a cookie value may hold unquoted (RFC 6265 section 4.1.1, less the
-#: characters that some servers split on); every refresh token does.
+#: Characters every refresh token is made of: all of them cookie-octets
+#: (RFC 6265 section 4.1.1), so the value goes out as it is, unquoted.
 _VALUE = re.compile(r"[A-Za-z0-9._:~-]+")
 
 
