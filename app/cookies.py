@@ -57,8 +57,13 @@ class RefreshCookie:
         )
 
     def clear(self, response: Response) -> None:
-        """Tell the browser to drop the cookie now (``logout``, revocation)."""
-        response.set_cookie(
-            self.name, "", max_age=0, expires=0, path=self.path,
-            secure=self.secure, httponly=True, samesite="Strict",
+        """Tell the browser to drop the cookie now (``logout``, revocation).
+
+        Same name and attributes as :meth:`set`, so it replaces that cookie;
+        the past ``Expires`` is for clients that know no ``Max-Age``.
+        """
+        response.headers.add(
+            "Set-Cookie",
+            f"{self.name}=; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Max-Age=0"
+            f"{self._attributes}",
         )
