@@ -29,6 +29,7 @@ from app.sessions import SessionStore, SessionUser
 from tests.conftest import AppFactory
 
 IDLE, MAX_AGE, GRACE, LIMIT = 100.0, 300.0, 10.0, 4
+START = 1_800_000_000.0
 USER = SessionUser("u-1", "ann@x.test", "user", 0.0)
 
 
@@ -66,6 +67,9 @@ class SessionRules(RuleBasedStateMachine):
         super().__init__()
         self.store = store
         self.clock = clock
+        # Every example starts at the same moment: one that fails replays
+        # the same, to the millisecond, while Hypothesis shrinks it.
+        clock.advance(START - clock.now())
         store.redis.flushall()
         self.sessions: list[ModelSession] = []
 
@@ -113,19 +117,24 @@ class SessionRules(RuleBasedStateMachine):
         session = self.sessions[pick % len(self.sessions)]
         self._present(session, session.generation)
 
-    @precondition(lambda self: any(s.generation >= 1 for s in self.sessions))
+    # No precondition below may depend on what the store answered: session
+    # names are random, so which of two sessions with the same deadline the
+    # limit ends differs from run to run, and Hypothesis must draw the same
+    # steps when it replays an example. A rule with no candidate does nothing.
+
     @rule(pick=st.integers(0, 99))
     def refresh_previous(self, pick: int) -> None:
         candidates = [s for s in self.sessions if s.generation >= 1]
-        session = candidates[pick % len(candidates)]
-        self._present(session, session.generation - 1)
+        if candidates:
+            session = candidates[pick % len(candidates)]
+            self._present(session, session.generation - 1)
 
-    @precondition(lambda self: any(s.generation >= 2 for s in self.sessions))
     @rule(pick=st.integers(0, 99), back=st.integers(2, 5))
     def refresh_older(self, pick: int, back: int) -> None:
         candidates = [s for s in self.sessions if s.generation >= 2]
-        session = candidates[pick % len(candidates)]
-        self._present(session, max(0, session.generation - back))
+        if candidates:
+            session = candidates[pick % len(candidates)]
+            self._present(session, max(0, session.generation - back))
 
     @precondition(lambda self: self.sessions)
     @rule(pick=st.integers(0, 99), ahead=st.integers(0, 3))
