@@ -44,8 +44,7 @@ def create_app(
     :raises app.config.ConfigError: a setting is malformed or insecure.
     """
     from . import cli
-    from .graphql.view import GRAPHQL_PATH
-    from .graphql.view import bp as graphql_bp
+    from .graphql.view import GraphQLEndpoint
     from .service import TokenService
     from .web import bp as web_bp
 
@@ -57,12 +56,13 @@ def create_app(
     for warning in settings.warnings:
         logger.warning("%s", warning)
 
+    # Room for the largest document plus its variables.
+    max_body = 4 * settings.graphql_max_bytes
     app = Flask(__name__, instance_path=instance_path)
     app.config.update(
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
-        # Room for the largest document plus its variables.
-        MAX_CONTENT_LENGTH=4 * settings.graphql_max_bytes,
+        MAX_CONTENT_LENGTH=max_body,
         DEBUG=settings.debug,
     )
     if settings.database_url.startswith("sqlite:///"):
@@ -71,26 +71,31 @@ def create_app(
     db.init_app(app)
     Migrate(app, db, directory=os.path.join(ROOT, "migrations"))
 
+    service = TokenService(settings, clock or SystemClock())
+    app.extensions["token_service"] = service
+    app.register_blueprint(web_bp)
+    cli.register(app)
+
+    # /graphql is answered ahead of Flask's dispatch, which serves the rest.
+    # CORS on that endpoint only: exact origins with credentials, never "*",
+    # and no allow-list echoed to requests that carry no Origin.
+    cors = Cors(
+        service.origins,
+        methods=["GET", "POST"],
+        headers=["Content-Type", "Authorization"],
+        max_age=PREFLIGHT_MAX_AGE,
+    )
+    app.wsgi_app = GraphQLEndpoint(  # type: ignore[method-assign]
+        app, cors, max_body
+    )
     if settings.trusted_proxies:
-        # Only the last TRUSTED_PROXIES hops of X-Forwarded-For are believed;
-        # anything a client writes further left is ignored.
+        # Outermost, so that every path sees the corrected address and
+        # scheme. Only the last TRUSTED_PROXIES hops of X-Forwarded-For are
+        # believed; anything a client writes further left is ignored.
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops
         )
-    service = TokenService(settings, clock or SystemClock())
-    app.extensions["token_service"] = service
-    # CORS on the GraphQL endpoint only: exact origins with credentials, never
-    # "*", and no allow-list echoed to requests that carry no Origin.
-    Cors(
-        service.origins, GRAPHQL_PATH,
-        methods=["GET", "POST"],
-        headers=["Content-Type", "Authorization"],
-        max_age=PREFLIGHT_MAX_AGE,
-    ).init_app(app)
-    app.register_blueprint(graphql_bp)
-    app.register_blueprint(web_bp)
-    cli.register(app)
     return app
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Response
+from werkzeug.wrappers import Response
 
 from .config import Settings
 

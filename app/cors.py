@@ -1,6 +1,8 @@
 """CORS on the GraphQL endpoint: which pages may read its answers.
 
-Only ``/graphql`` takes part, and only for an allowed origin: the rule of
+Only ``/graphql`` takes part (:class:`app.graphql.view.GraphQLEndpoint`
+calls :meth:`Cors.add`; Flask's paths never do), and only for an allowed
+origin: the rule of
 :class:`app.origins.AllowedOrigins`, the one the CSRF check applies too. The
 answer names that one origin and allows credentials, never ``*``; a request
 with no ``Origin``, or another one, gets no CORS header at all, so the
@@ -16,40 +18,33 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flask import Flask, Response, request
+from werkzeug.wrappers import Request, Response
 
 from .origins import AllowedOrigins
 
 
 class Cors:
-    """Adds the CORS headers of one path to its responses.
+    """Adds the CORS headers of the endpoint to its responses.
 
     :param origins: the origins whose pages may read the answers.
-    :param path: the only path that answers cross-origin requests.
     :param methods: the methods a preflight may ask for.
     :param headers: the request headers a preflight may ask for.
     :param max_age: seconds a browser may cache a preflight's answer.
     """
 
-    def __init__(self, origins: AllowedOrigins, path: str, *,
+    def __init__(self, origins: AllowedOrigins, *,
                  methods: Iterable[str], headers: Iterable[str],
                  max_age: int) -> None:
         self.origins = origins
-        self.path = path
         self.methods = frozenset(method.upper() for method in methods)
         self.headers = frozenset(header.lower() for header in headers)
         self.max_age = str(max_age)
 
-    def init_app(self, app: Flask) -> None:
-        app.after_request(self.apply)
-
-    def apply(self, response: Response) -> Response:
-        """Let the request's origin read ``response``, if it is allowed."""
-        if request.path != self.path:
-            return response
-        origin = request.headers.get("Origin")
+    def add(self, request: Request, response: Response) -> None:
+        """Let the origin of ``request`` read ``response``, if it is allowed."""
+        origin = request.environ.get("HTTP_ORIGIN")
         if origin is None or not self.origins.allows(origin):
-            return response
+            return
 
         headers = response.headers
         headers[len(headers):] = [
@@ -59,10 +54,9 @@ class Cors:
             ("Vary", "Origin"),
         ]
         if request.method == "OPTIONS":
-            self._preflight(response)
-        return response
+            self._preflight(request, response)
 
-    def _preflight(self, response: Response) -> None:
+    def _preflight(self, request: Request, response: Response) -> None:
         method = request.headers.get("Access-Control-Request-Method", "").upper()
         if method not in self.methods:
             return

@@ -11,7 +11,8 @@ everywhere (clickjacking of the sign-in form).
 
 from __future__ import annotations
 
-from flask import Response, request
+from flask import request
+from werkzeug.wrappers import Response
 
 #: For JSON and anything else that is not a page: nothing may load or run.
 API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
@@ -66,12 +67,20 @@ _WANTED = {(page, secure): _wanted(page, secure)
 
 
 def apply(response: Response) -> Response:
+    """Flask's hook: :func:`add` for the request being answered."""
+    add(response, request.is_secure)
+    return response
+
+
+def add(response: Response, secure: bool) -> None:
     """Add the hardening headers that ``response`` does not set itself.
 
     A response that says nothing about caching gets ``no-store``: only the
     JWKS and the SPA's files are meant to be cached, and they say so.
+
+    :param secure: the request came over HTTPS (HSTS is sent then only).
     """
-    wanted = _WANTED[response.mimetype == "text/html", request.is_secure]
+    wanted = _WANTED[response.mimetype == "text/html", secure]
     # One pass over the headers already set, then one slice assignment that
     # appends the rest: a setdefault per header would scan them all again
     # for each of the nine, and extend() walks them one add() at a time.
@@ -80,4 +89,3 @@ def apply(response: Response) -> Response:
     present = {name.lower() for name, _ in headers}
     headers[len(headers):] = [(name, value) for name, lower, value in wanted
                               if lower not in present]
-    return response

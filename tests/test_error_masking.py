@@ -170,6 +170,28 @@ def test_a_broken_rate_limit_window_fails_closed(
     assert len(logged) == 1 and logged[0].exc_info is not None
 
 
+def test_a_failure_outside_execution_is_a_500_in_json_and_logged(
+        app: Flask, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The endpoint's last net: a bug past execution (injected here, where
+    no input can reach one) is logged once and answered in the error shape,
+    with the hardening headers, never as an HTML page."""
+    from app.graphql import view
+
+    def broken(result: Any) -> Any:
+        raise RuntimeError(SECRET)
+
+    monkeypatch.setattr(view, "_shape", broken)
+    with live_server(app) as server, caplog.at_level(logging.ERROR, logger="app"):
+        response = Http(server.url).post("{ __typename }")
+
+    _masked(response, "INTERNAL_SERVER_ERROR", 500)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
+    logged = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(logged) == 1 and logged[0].exc_info is not None
+
+
 def test_a_forged_token_gets_the_public_message_only(http_app: Http) -> None:
     response = http_app.post(ME, token="eyJhbGciOiJub25lIn0.e30.")
     _masked(response, "UNAUTHENTICATED")

@@ -304,6 +304,16 @@ def test_a_variable_of_the_wrong_type_is_refused_before_execution(http: Http) ->
     assert error_code(response.json()) == "BAD_USER_INPUT"
 
 
+def test_options_answers_with_the_allowed_methods(http: Http) -> None:
+    response = http.request("OPTIONS", "/graphql")
+    assert response.status_code == 200
+    assert response.content == b""
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS",
+                                                         "POST"}
+    # No Origin: no CORS header (tests/test_cors.py has the preflights).
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
 def test_other_methods_are_refused_in_json(http: Http, method: str) -> None:
     response = http.request(method, "/graphql", json={"query": "{ __typename }"})
