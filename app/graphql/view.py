@@ -358,8 +358,11 @@ class ApiResponse(Response):
     without the copy and scan that :meth:`get_wsgi_headers` makes for any
     response, and the body, one bytes object, goes to the server as it is
     (``direct_passthrough``), not through werkzeug's encoding iterator and
-    the wrapper that closes it.
+    the wrapper that closes it. Its ``Content-Length`` is written with its
+    other headers, not set again (after a scan for it) by :meth:`set_data`.
     """
+
+    automatically_set_content_length = False
 
     def get_wsgi_headers(self, environ: Any) -> Headers:
         status = self.status_code
@@ -373,8 +376,9 @@ class ApiResponse(Response):
 
 _LOCATIONS = frozenset(("location", "content-location"))
 
-#: ``json.dumps`` with any option builds an encoder per call.
-_encode = json.JSONEncoder(separators=(",", ":")).encode
+#: ``json.dumps`` with any option builds an encoder per call. An answer is
+#: a tree built for this request: no container can hold itself.
+_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 def _respond(body: dict[str, Any], status: int = 200) -> Response:
