@@ -15,7 +15,7 @@ Everything a browser can abuse is decided here, before execution
 The endpoint is a WSGI application of its own, :class:`GraphQLEndpoint`,
 placed in front of Flask's: it needs nothing of Flask's request cycle (no
 routing, no session, no template, no error page), and that cycle cost
-about a sixth of a refresh. Flask serves every other path.
+about 14 % of a refresh's instructions. Flask serves every other path.
 
 The rate limits of :mod:`app.rate_limits`, the cookie operations ceiling
 among them, are counted by the operations themselves (:mod:`app.auth`), in
