@@ -304,6 +304,19 @@ def test_a_variable_of_the_wrong_type_is_refused_before_execution(http: Http) ->
     assert error_code(response.json()) == "BAD_USER_INPUT"
 
 
+def test_each_request_gives_its_database_connection_back(app: Flask,
+                                                        http: Http) -> None:
+    """The endpoint runs each request in an application context, whose end
+    closes the database session: a request that read and then refused (the
+    address is taken) leaves no transaction holding a connection."""
+    from app.models import db
+
+    assert error_code(http.register().json()) is None
+    assert error_code(http.register().json()) == "EMAIL_TAKEN"
+    with app.app_context():
+        assert db.engine.pool.checkedout() == 0
+
+
 def test_options_answers_with_the_allowed_methods(http: Http) -> None:
     response = http.request("OPTIONS", "/graphql")
     assert response.status_code == 200
