@@ -2,12 +2,11 @@
 
 Only ``/graphql`` takes part (:class:`app.graphql.view.GraphQLEndpoint`
 calls :meth:`Cors.add`; Flask's paths never do), and only for an allowed
-origin: the rule of
-:class:`app.origins.AllowedOrigins`, the one the CSRF check applies too. The
-answer names that one origin and allows credentials, never ``*``; a request
-with no ``Origin``, or another one, gets no CORS header at all, so the
-browser keeps the answer from the page (Fetch standard, "CORS check") and
-nobody is shown the allow-list.
+origin: the rule of :class:`app.origins.AllowedOrigins`, the one the CSRF
+check applies too. The answer names that one origin and allows
+credentials, never ``*``; a request with no ``Origin``, or another one, gets
+no CORS header at all, so the browser keeps the answer from the page (Fetch
+standard, "CORS check") and nobody is shown the allow-list.
 
 A preflight from an allowed origin learns the methods and request headers
 the endpoint accepts, and the browser may cache that answer for

@@ -1,7 +1,9 @@
 """Health, readiness, the JWKS and the demo SPA's files.
 
 The blueprint also puts the hardening headers of
-:mod:`app.security_headers` on every response of the application.
+:mod:`app.security_headers` on every response Flask serves; the
+``/graphql`` endpoint, which Flask does not serve, adds them with the same
+function.
 """
 
 from __future__ import annotations
